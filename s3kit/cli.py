@@ -1,0 +1,79 @@
+"""The ``s3kit`` command line: thin wrappers around library calls.
+
+Subcommands import their modules lazily so ``s3kit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_data_summary(args: argparse.Namespace) -> int:
+    from .datasets import summarize_datasets
+
+    table = summarize_datasets(args.data_dir, progress=not args.quiet)
+    with_pd_options(lambda: print(table.to_string(index=False)))
+    return 0
+
+
+def _cmd_data_make_sample(args: argparse.Namespace) -> int:
+    from .sample import write_sample
+
+    folder = write_sample(args.out) if args.out else write_sample()
+    print(f"wrote sample to {folder}")
+    return 0
+
+
+def with_pd_options(fn):
+    """Run ``fn`` with wide pandas printing (tables should not wrap in a terminal)."""
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        return fn()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every subcommand (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="s3kit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+
+    data = sub.add_parser("data", help="datasets: summaries, the shipped sample")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    summary = data_sub.add_parser("summary", help="one line per dataset: users/posts/edges/events")
+    summary.add_argument("--data-dir", default=None,
+                         help="folder laid out like shared/data (default: $S3KIT_DATA_DIR)")
+    summary.add_argument("--quiet", action="store_true", help="no progress bar")
+    summary.set_defaults(func=_cmd_data_summary)
+    make = data_sub.add_parser("make-sample", help="regenerate the synthetic sample in data/sample")
+    make.add_argument("--out", default=None, help="output folder (default: data/sample)")
+    make.set_defaults(func=_cmd_data_make_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``s3kit`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(__version__)
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from .errors import S3kitError
+
+    try:
+        return int(args.func(args) or 0)
+    except S3kitError as exc:
+        print(f"s3kit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

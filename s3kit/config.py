@@ -1,0 +1,193 @@
+"""Run configuration: one flat, frozen dataclass.
+
+A scenario YAML, the papermill ``parameters`` cell of ``04_population_replay.ipynb`` and the
+fields below share the same names, so ``papermill ... -f data/scenarios/x.yaml`` and
+``ReplayConfig.from_yaml("data/scenarios/x.yaml")`` mean the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["ReplayConfig", "cache_dir"]
+
+SOURCE_KINDS = ("mutual", "followee", "recommended", "own")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Everything that defines a population replay.
+
+    Attributes:
+        name: run name (folder under ``runs/``).
+        dataset: ``"sample"`` (the shipped synthetic sample) or a shared dataset name
+            (``"mcid_twitter"``, ``"ced"``, ``"twitter15"`` ...).
+        data_dir: folder of the shared data (default: ``$S3KIT_DATA_DIR``).
+        event_id: which event/cascade to replay (``None``: the first/largest).
+        n_steps: number of simulation steps.
+        step_hours: length of one step in hours.
+        seed: master seed; replicates use ``numpy.random.SeedSequence(seed).spawn(n)``.
+        n_replicates: number of replicates.
+        activation_rate: probability that an agent with no new input still decides in a step.
+        feed_size: posts an agent reads per step.
+        recommender: ``"none"``, ``"popular"`` or ``"random"`` (platform recommendation).
+        emotion_decay: per-step pull of emotion towards calm when nothing new arrives (0..1).
+        half_life_hours: memory half-life (temporal decay of influence).
+        memory_size: top-k messages kept in each memory pool.
+        w_time, w_relevance, w_source: weights of the three influence factors.
+        source_weights: authenticity weight per source kind (mutual, followee, recommended, own).
+        backend: ``"embedded"``, ``"openai"`` or ``"fake"`` (deterministic, tests only).
+        model: embedded model name or the server's model name.
+        base_url: OpenAI-compatible server URL (``None``: ``$OPENAI_BASE_URL``).
+        api_key_env: name of the environment variable holding the API key (never the key).
+        adapter: PEFT adapter name to load on the embedded model.
+        language: prompt language, ``"auto"``, ``"en"`` or ``"zh"``.
+        max_new_tokens: length cap of generated posts.
+        temperature: sampling temperature for generated posts (0 = greedy).
+        batch_size: prompts per forward pass.
+        generate_posts: whether ``post``/``repost`` actions generate text with the LLM.
+        checkpoint_every: write a checkpoint every k steps (0 = never).
+        interventions: list of ``{"step": int, "kind": ..., ...}`` dicts (inject_post,
+            remove_post, ban_user, set_recommender).
+        progress: show progress bars.
+
+    Examples:
+        >>> cfg = ReplayConfig.from_dict({"n_steps": 6, "seed": 1})
+        >>> (cfg.n_steps, cfg.seed, cfg.backend)
+        (6, 1, 'embedded')
+        >>> ReplayConfig.from_dict({"n_stepz": 6})
+        Traceback (most recent call last):
+        ...
+        s3kit.errors.ConfigError: unknown config key 'n_stepz' (did you mean 'n_steps'?)
+    """
+
+    name: str = "default"
+    dataset: str = "sample"
+    data_dir: str | None = None
+    event_id: str | None = None
+    n_steps: int = 12
+    step_hours: float = 1.0
+    seed: int = 0
+    n_replicates: int = 1
+    activation_rate: float = 0.0
+    feed_size: int = 5
+    recommender: str = "none"
+    emotion_decay: float = 0.5
+    half_life_hours: float = 12.0
+    memory_size: int = 5
+    w_time: float = 1.0
+    w_relevance: float = 1.0
+    w_source: float = 1.0
+    source_weights: dict = field(
+        default_factory=lambda: {"mutual": 1.0, "followee": 0.7, "recommended": 0.4, "own": 0.2})
+    backend: str = "embedded"
+    model: str = "smollm2-135m-instruct"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    adapter: str | None = None
+    language: str = "auto"
+    max_new_tokens: int = 40
+    temperature: float = 0.0
+    batch_size: int = 16
+    generate_posts: bool = True
+    checkpoint_every: int = 0
+    interventions: list = field(default_factory=list)
+    progress: bool = True
+
+    def __post_init__(self):
+        self._check()
+
+    def _check(self) -> None:
+        def bad(key, why):
+            raise ConfigError(f"config key {key!r} = {getattr(self, key)!r}: {why}")
+
+        for key in ("n_steps", "n_replicates", "feed_size", "memory_size", "max_new_tokens",
+                    "batch_size", "checkpoint_every", "seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                bad(key, "must be a non-negative integer")
+        for key in ("n_replicates", "batch_size", "n_steps"):
+            if getattr(self, key) < 1:
+                bad(key, "must be >= 1")
+        for key in ("activation_rate", "emotion_decay"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+                bad(key, "must be a number in [0, 1]")
+        for key in ("step_hours", "half_life_hours"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or float(value) <= 0:
+                bad(key, "must be a positive number")
+        for key in ("w_time", "w_relevance", "w_source", "temperature"):
+            value = getattr(self, key)
+            if not isinstance(value, int | float) or float(value) < 0:
+                bad(key, "must be a non-negative number")
+        if self.backend not in ("embedded", "openai", "fake"):
+            bad("backend", "must be 'embedded', 'openai' or 'fake'")
+        if self.recommender not in ("none", "popular", "random"):
+            bad("recommender", "must be 'none', 'popular' or 'random'")
+        if self.language not in ("auto", "en", "zh"):
+            bad("language", "must be 'auto', 'en' or 'zh'")
+        if not isinstance(self.source_weights, dict) or set(self.source_weights) != set(
+                SOURCE_KINDS):
+            bad("source_weights", f"must map exactly {SOURCE_KINDS} to weights")
+        if not isinstance(self.interventions, list) or not all(
+                isinstance(i, dict) and "step" in i and "kind" in i for i in self.interventions):
+            bad("interventions", "must be a list of mappings with 'step' and 'kind'")
+
+    @classmethod
+    def fields(cls) -> list[str]:
+        """Names of all config keys (= YAML keys = notebook parameters)."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ReplayConfig:
+        """Build a config from a mapping, rejecting unknown keys with a suggestion."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"config must be a mapping, got {type(values).__name__}")
+        known = cls.fields()
+        for key in values:
+            if key not in known:
+                import difflib
+
+                hint = difflib.get_close_matches(str(key), known, n=1)
+                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise ConfigError(f"unknown config key {key!r}{extra}")
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> ReplayConfig:
+        """Read a scenario YAML file (keys = config fields)."""
+        import yaml
+
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            values = yaml.safe_load(text) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read scenario YAML: {exc}") from exc
+        try:
+            return cls.from_dict(values)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict view (safe to write to a manifest: holds no secret)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> ReplayConfig:
+        """A copy with some fields changed (validated like ``from_dict``)."""
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+def cache_dir() -> Path:
+    """The user cache folder (``$S3KIT_CACHE_DIR`` or ``~/.cache/s3kit``), created on demand."""
+    path = Path(os.environ.get("S3KIT_CACHE_DIR") or Path.home() / ".cache" / "s3kit")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
