@@ -27,6 +27,31 @@ def _cmd_data_make_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .config import ReplayConfig
+    from .replay import run_replay
+
+    cfg = ReplayConfig.from_yaml(args.scenario) if args.scenario else ReplayConfig()
+    overrides = dict(_parse_override(item) for item in args.set)
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    result = run_replay(cfg, out_dir=args.out, progress=not args.quiet)
+    print(result)
+    return 0
+
+
+def _parse_override(item: str) -> tuple[str, object]:
+    """Parse ``key=value`` with the value read as YAML (``n_steps=6``, ``backend=fake``)."""
+    import yaml
+
+    from .errors import ConfigError
+
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set expects key=value, got {item!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
 def with_pd_options(fn):
     """Run ``fn`` with wide pandas printing (tables should not wrap in a terminal)."""
     import pandas as pd
@@ -51,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     make = data_sub.add_parser("make-sample", help="regenerate the synthetic sample in data/sample")
     make.add_argument("--out", default=None, help="output folder (default: data/sample)")
     make.set_defaults(func=_cmd_data_make_sample)
+
+    replay = sub.add_parser("replay", help="run a population replay (the main job)")
+    replay.add_argument("scenario", nargs="?", default=None,
+                        help="scenario YAML (keys = ReplayConfig fields); default if omitted")
+    replay.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, e.g. --set n_steps=6 (repeatable)")
+    replay.add_argument("--out", default=None, help="output folder (default: runs/<name>)")
+    replay.add_argument("--quiet", action="store_true", help="no progress bars")
+    replay.set_defaults(func=_cmd_replay)
     return parser
 
 
