@@ -1,0 +1,35 @@
+"""Loaders for the public research datasets, one per format, each returning a SocialDataset.
+
+``load_dataset(name)`` / ``available_datasets()`` / ``summarize_datasets()`` work on a folder
+laid out like ``shared/data`` (``$S3KIT_DATA_DIR``); ``fetch_dataset(name)`` downloads one.
+See docs/datasets.md for formats, time zones and choices.
+"""
+
+from .base import SocialDataset, data_dir
+from .ced import load_ced
+from .clue import load_clue_emotion
+from .fetch import fetch_dataset
+from .mcid import load_mcid
+from .nlpcc import load_nlpcc_stance
+from .registry import available_datasets, load_dataset, summarize_datasets
+from .rumoureval import load_rumoureval
+from .tweeteval import load_tweeteval
+from .twitter_gender import load_twitter_gender
+from .twitter_trees import load_twitter_trees
+
+__all__ = [
+    "SocialDataset",
+    "available_datasets",
+    "data_dir",
+    "fetch_dataset",
+    "load_ced",
+    "load_clue_emotion",
+    "load_dataset",
+    "load_mcid",
+    "load_nlpcc_stance",
+    "load_rumoureval",
+    "load_tweeteval",
+    "load_twitter_gender",
+    "load_twitter_trees",
+    "summarize_datasets",
+]

@@ -16,7 +16,7 @@ FOLLOW_COLUMNS = {"follower": "string", "followee": "string"}
 POST_COLUMNS = {
     "post_id": "string",
     "user_id": "string",
-    "time": "datetime64[ns, UTC]",
+    "time": "datetime64[us, UTC]",
     "text": "string",
     "parent_id": "string",
     "event_id": "string",
@@ -34,7 +34,7 @@ def _frame(df: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = pd.Series(pd.NA, index=df.index, dtype="object")
         if dtype.startswith("datetime64"):
-            df[col] = pd.to_datetime(df[col], utc=True)
+            df[col] = pd.to_datetime(df[col], utc=True).astype(dtype)
         else:
             df[col] = df[col].astype(dtype)
     extra = [c for c in df.columns if c not in columns]
