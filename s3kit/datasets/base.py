@@ -16,7 +16,7 @@ FOLLOW_COLUMNS = {"follower": "string", "followee": "string"}
 POST_COLUMNS = {
     "post_id": "string",
     "user_id": "string",
-    "time": "datetime64[us, UTC]",
+    "time": "datetime64[ns, UTC]",
     "text": "string",
     "parent_id": "string",
     "event_id": "string",
