@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", default=None, help="output folder (default: runs/<name>)")
     replay.add_argument("--quiet", action="store_true", help="no progress bars")
     replay.set_defaults(func=_cmd_replay)
+
+    from .evaluation.bench import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Evaluation: the benchmark metrics (and, in time, task builders and ``s3kit bench``).
+"""Evaluation: metrics, task builders and the benchmark (``s3kit bench``).
 
 Examples:
     >>> from s3kit.evaluation import accuracy, spread_nrmse
@@ -23,7 +23,25 @@ from .metrics import (
     trend_rmse,
 )
 
+
+def __getattr__(name):
+    # bench pulls in the task builders (pandas, sklearn): load it on first use only
+    if name in ("run_bench", "TASKS"):
+        from . import bench
+
+        return getattr(bench, name)
+    if name in ("validate_results", "RESULTS_SCHEMA"):
+        from . import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "RESULTS_SCHEMA",
+    "TASKS",
+    "run_bench",
+    "validate_results",
     "MetricUndefinedWarning",
     "accuracy",
     "align_curves",
