@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation.bench import add_bench_parser
 
     add_bench_parser(sub)
+
+    from .scenarios import add_scenario_parsers
+
+    add_scenario_parsers(sub)
     return parser
 
 
