@@ -1,0 +1,363 @@
+"""Agents: emotion / attitude state and batched LLM decisions (S3 sections 3.3, 4.2-4.4).
+
+State of one agent (:class:`AgentState`):
+
+* ``emotion`` in ``calm < moderate < intense`` (``calm`` before the agent is aware of the
+  event);
+* ``attitude`` in ``negative`` / ``positive`` towards the topic (``None`` until formed;
+  :func:`initial_attitude` forms it from profile + posting history);
+* ``aware``: whether the agent has received anything about the event.
+
+Each simulation step the caller builds one :class:`AgentContext` per active agent (profile,
+state, remembered texts from :mod:`s3kit.memory`, posts received this step) and calls the
+decision functions below. Each takes **many** contexts and makes **one** batched
+``llm.score`` call (per prompt language) per decision kind; none mutates its input. They
+return ``(labels, proba)``: an array of label strings and the ``(n, k)`` probabilities.
+
+Emotion is a Markov chain. With new input, the next emotion is drawn from (or the argmax of)
+the LLM's distribution over ``calm / moderate / intense``. With nothing new, the chain decays
+towards calm with coefficient ``d = emotion_decay``::
+
+    P(next | current), rows = current (calm, moderate, intense):
+        calm     [1,   0,   0  ]
+        moderate [d,   1-d, 0  ]
+        intense  [0,   d,   1-d]
+
+i.e. each quiet step an agent drops one level with probability ``d`` (sampling) or, without
+sampling, drops one level when ``d >= 0.5`` (the most likely transition). The expected
+emotion after ``t`` quiet steps is ``p @ T(d)^t`` (:func:`decay_distribution`).
+
+Examples:
+    >>> from s3kit.llm import FakeLLM
+    >>> ctx = [AgentContext({"gender": "female", "age": 30}, AgentState(),
+    ...                     received=[{"text": "Breaking news", "kind": "mutual"}]),
+    ...        AgentContext({"gender": "male"}, AgentState("intense", "negative", aware=True))]
+    >>> labels, proba = decide_emotion(FakeLLM(), ctx, emotion_decay=1.0)
+    >>> proba.shape, labels[1]   # agent 2 read nothing: decays one level
+    ((2, 3), 'moderate')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import prompts as P
+
+__all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
+           "decay_matrix", "decay_distribution", "decay_emotions", "choose",
+           "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
+           "write_posts", "update_states"]
+
+EMOTIONS = P.EMOTIONS
+ATTITUDES = P.ATTITUDES
+ACTIONS = P.ACTIONS
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """Emotion, attitude and awareness of one agent.
+
+    Attributes:
+        emotion: ``"calm"``, ``"moderate"`` or ``"intense"``.
+        attitude: ``"negative"``, ``"positive"`` or ``None`` (not formed yet).
+        aware: whether the agent has received anything about the event.
+    """
+
+    emotion: str = "calm"
+    attitude: str | None = None
+    aware: bool = False
+
+    def __post_init__(self):
+        if self.emotion not in EMOTIONS:
+            raise ValueError(f"emotion must be one of {EMOTIONS}, got {self.emotion!r}")
+        if self.attitude is not None and self.attitude not in ATTITUDES:
+            raise ValueError(f"attitude must be one of {ATTITUDES} or None, got "
+                             f"{self.attitude!r}")
+
+
+@dataclass
+class AgentContext:
+    """Everything one decision looks at.
+
+    Attributes:
+        profile: demographics + bio (``gender``, ``age``, ``occupation``, ``bio``, ``name``).
+        state: the current :class:`AgentState`.
+        memory: remembered texts, most influential first (``MemoryPool.texts()``).
+        received: posts received this step: dicts with ``text`` and ``kind`` (source kind
+            ``mutual``/``followee``/``recommended``/``own``, as the environment tags feed
+            posts) or plain strings.
+        topic: what the event is about (e.g. ``"the two-child policy"``).
+        language: ``"auto"``, ``"en"`` or ``"zh"``.
+    """
+
+    profile: Mapping = field(default_factory=dict)
+    state: AgentState = field(default_factory=AgentState)
+    memory: Sequence[str] = ()
+    received: Sequence = ()
+    topic: str | None = None
+    language: str = "auto"
+
+    def lang(self) -> str:
+        """The resolved prompt language of this context."""
+        return P.resolve_language(self.language, self.profile, self.topic or "",
+                                  list(self.memory), list(self.received))
+
+
+# ------------------------------------------------------------------------------ Markov decay
+def decay_matrix(decay: float) -> np.ndarray:
+    """Transition matrix of one quiet step (rows = current emotion, see module docstring).
+
+    Examples:
+        >>> decay_matrix(0.25).tolist()
+        [[1.0, 0.0, 0.0], [0.25, 0.75, 0.0], [0.0, 0.25, 0.75]]
+    """
+    d = float(decay)
+    if not 0.0 <= d <= 1.0:
+        raise ValueError(f"emotion_decay must be in [0, 1], got {decay!r}")
+    return np.array([[1.0, 0.0, 0.0], [d, 1.0 - d, 0.0], [0.0, d, 1.0 - d]])
+
+
+def decay_distribution(proba: np.ndarray, decay: float, steps: int = 1) -> np.ndarray:
+    """Emotion distribution(s) after ``steps`` quiet steps: ``proba @ T(decay)^steps``."""
+    return np.asarray(proba, dtype=float) @ np.linalg.matrix_power(decay_matrix(decay), steps)
+
+
+def decay_emotions(emotions: Sequence[str], decay: float,
+                   rng: np.random.Generator | None = None) -> np.ndarray:
+    """One quiet Markov step for many agents.
+
+    Args:
+        emotions: current emotion labels.
+        decay: the coefficient ``d``.
+        rng: sample each transition with this generator; ``None`` takes the most likely
+            transition (drop one level iff ``d >= 0.5``).
+
+    Returns:
+        Array of the next emotion labels.
+
+    Examples:
+        >>> decay_emotions(["intense", "moderate", "calm"], 1.0).tolist()
+        ['moderate', 'calm', 'calm']
+        >>> decay_emotions(["intense"], 0.0).tolist()
+        ['intense']
+    """
+    idx = np.array([EMOTIONS.index(e) for e in emotions], dtype=np.int64)
+    if rng is None:
+        drop = np.full(len(idx), float(decay) >= 0.5)
+    else:
+        drop = rng.random(len(idx)) < float(decay)
+    nxt = np.where(drop, np.maximum(idx - 1, 0), idx)
+    return np.array(EMOTIONS, dtype=object)[nxt]
+
+
+def choose(proba: np.ndarray, classes: Sequence[str], rng: np.random.Generator | None = None,
+           sample: bool = False) -> np.ndarray:
+    """Labels from probabilities: sampled (``sample=True``, needs ``rng``) or argmax.
+
+    Examples:
+        >>> choose(np.array([[0.2, 0.8]]), ["a", "b"]).tolist()
+        ['b']
+    """
+    proba = np.asarray(proba, dtype=float)
+    if len(proba) == 0:
+        return np.array([], dtype=object)
+    if sample:
+        if rng is None:
+            raise ValueError("sample=True needs a numpy Generator (rng)")
+        cum = np.cumsum(proba / proba.sum(axis=1, keepdims=True), axis=1)
+        idx = (rng.random((len(proba), 1)) > cum).sum(axis=1)
+        idx = np.minimum(idx, proba.shape[1] - 1)
+    else:
+        idx = proba.argmax(axis=1)
+    return np.array(classes, dtype=object)[idx]
+
+
+# ------------------------------------------------------------------------------ LLM decisions
+_PROMPT_FN = {"emotion": P.emotion_prompt, "attitude": P.attitude_prompt,
+              "action": P.action_prompt}
+
+
+def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -> np.ndarray:
+    """One batched score call per language over ``contexts[rows]``; (len(rows), k)."""
+    k = len(P.labels(task))
+    out = np.zeros((len(rows), k))
+    if len(rows) == 0:
+        return out
+    langs = np.array([contexts[i].lang() for i in rows])
+    for lang in dict.fromkeys(langs):
+        sel = np.flatnonzero(langs == lang)
+        prompts = []
+        for j in sel:
+            c = contexts[rows[j]]
+            prompts.append(_PROMPT_FN[task](c.profile, c.state.emotion, c.state.attitude,
+                                            c.topic, list(c.memory), list(c.received), lang))
+        out[sel] = llm.score(prompts, P.options(task, lang), system=P.SYSTEM[lang])
+    return out
+
+
+def _has_input(contexts) -> np.ndarray:
+    return np.array([len(c.received) > 0 for c in contexts], dtype=bool)
+
+
+def decide_emotion(llm, contexts: Sequence[AgentContext], rng: np.random.Generator | None = None,
+                   *, sample: bool = False, emotion_decay: float = 0.5
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Next emotion of many agents (one batched ``score`` call for those with new input).
+
+    Agents that received posts get the LLM's distribution over ``calm/moderate/intense``;
+    the others take one quiet Markov step (``emotion_decay``), whose distribution is the row
+    of :func:`decay_matrix` for their current emotion.
+
+    Args:
+        llm: an LLM backend.
+        contexts: one :class:`AgentContext` per agent.
+        rng: generator for sampling (required when ``sample=True`` or to sample the decay).
+        sample: sample from the probabilities instead of taking the argmax.
+        emotion_decay: the decay coefficient ``d`` (``ReplayConfig.emotion_decay``).
+
+    Returns:
+        ``(labels, proba)``: next emotions and the ``(n, 3)`` distributions they came from.
+    """
+    contexts = list(contexts)
+    has = _has_input(contexts)
+    proba = np.zeros((len(contexts), 3))
+    rows = np.flatnonzero(has)
+    proba[rows] = _score(llm, "emotion", contexts, rows)
+    quiet = np.flatnonzero(~has)
+    T = decay_matrix(emotion_decay)
+    current = np.array([EMOTIONS.index(contexts[i].state.emotion) for i in quiet], dtype=int)
+    proba[quiet] = T[current] if len(quiet) else proba[quiet]
+    labels = np.empty(len(contexts), dtype=object)
+    labels[rows] = choose(proba[rows], EMOTIONS, rng, sample)
+    labels[quiet] = decay_emotions([contexts[i].state.emotion for i in quiet], emotion_decay,
+                                   rng if sample else None)
+    return labels, proba
+
+
+def decide_attitude(llm, contexts: Sequence[AgentContext],
+                    rng: np.random.Generator | None = None, *, sample: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Attitude after reading (one batched ``score`` call for agents with new input).
+
+    Agents without new input keep their attitude (probability 1; ``None`` stays ``None``
+    with a uniform row).
+
+    Returns:
+        ``(labels, proba)`` with ``proba`` of shape ``(n, 2)`` over ``negative, positive``.
+    """
+    contexts = list(contexts)
+    has = _has_input(contexts)
+    rows = np.flatnonzero(has)
+    proba = np.full((len(contexts), 2), 0.5)
+    proba[rows] = _score(llm, "attitude", contexts, rows)
+    labels = np.empty(len(contexts), dtype=object)
+    labels[rows] = choose(proba[rows], ATTITUDES, rng, sample)
+    for i in np.flatnonzero(~has):
+        att = contexts[i].state.attitude
+        labels[i] = att
+        if att is not None:
+            proba[i] = np.eye(2)[ATTITUDES.index(att)]
+    return labels, proba
+
+
+def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generator | None = None,
+                  *, sample: bool = False, only_with_input: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Action in ``repost / post / nothing`` (one batched ``score`` call).
+
+    Args:
+        llm: an LLM backend.
+        contexts: one context per agent.
+        rng: generator for sampling.
+        sample: sample instead of argmax.
+        only_with_input: agents that received nothing do ``nothing`` without an LLM call
+            (``False``: ask the LLM for them too, e.g. for spontaneous posting).
+
+    Returns:
+        ``(labels, proba)`` with ``proba`` of shape ``(n, 3)`` over ``ACTIONS``.
+    """
+    contexts = list(contexts)
+    ask = _has_input(contexts) if only_with_input else np.ones(len(contexts), dtype=bool)
+    rows = np.flatnonzero(ask)
+    proba = np.tile(np.eye(3)[ACTIONS.index("nothing")], (len(contexts), 1))
+    proba[rows] = _score(llm, "action", contexts, rows)
+    labels = np.full(len(contexts), "nothing", dtype=object)
+    labels[rows] = choose(proba[rows], ACTIONS, rng, sample)
+    return labels, proba
+
+
+def initial_attitude(llm, profiles: Sequence[Mapping], histories: Sequence[Sequence[str]] = (),
+                     topic: str | None = None, rng: np.random.Generator | None = None, *,
+                     sample: bool = False, language: str = "auto"
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Initial attitude from profile + posting history (one batched ``score`` call).
+
+    The history is shown as the agent's remembered posts and the question asks for the
+    attitude towards ``topic``.
+
+    Returns:
+        ``(labels, proba)`` over ``negative, positive``.
+    """
+    histories = list(histories) or [[] for _ in profiles]
+    contexts = [AgentContext(p, AgentState(), memory=list(h), received=[], topic=topic,
+                             language=language) for p, h in zip(profiles, histories, strict=True)]
+    rows = np.arange(len(contexts))
+    proba = _score(llm, "attitude", contexts, rows)
+    return choose(proba, ATTITUDES, rng, sample), proba
+
+
+def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | str = "post", *,
+                max_new_tokens: int = 40, temperature: float = 0.0, seed: int | None = None
+                ) -> list[str]:
+    """Generate post texts (or repost comments) conditioned on profile and state.
+
+    One batched ``llm.generate`` call per prompt language.
+
+    Args:
+        llm: an LLM backend.
+        contexts: one context per writing agent.
+        modes: ``"post"`` or ``"repost"``, one for all or one per context.
+        max_new_tokens: length cap.
+        temperature: sampling temperature (0 = greedy).
+        seed: sampling seed.
+
+    Returns:
+        One stripped text per context.
+    """
+    contexts = list(contexts)
+    modes = [modes] * len(contexts) if isinstance(modes, str) else list(modes)
+    out = [""] * len(contexts)
+    langs = [c.lang() for c in contexts]
+    for lang in dict.fromkeys(langs):
+        sel = [i for i, lg in enumerate(langs) if lg == lang]
+        prompts = [P.post_prompt(contexts[i].profile, contexts[i].state.emotion,
+                                 contexts[i].state.attitude, contexts[i].topic,
+                                 list(contexts[i].memory), list(contexts[i].received), lang,
+                                 mode=modes[i]) for i in sel]
+        texts = llm.generate(prompts, system=P.SYSTEM[lang], max_new_tokens=max_new_tokens,
+                             temperature=temperature, seed=seed)
+        for i, t in zip(sel, texts, strict=True):
+            out[i] = t.strip().strip('"').strip()
+    return out
+
+
+def update_states(contexts: Sequence[AgentContext], emotions=None, attitudes=None
+                  ) -> list[AgentState]:
+    """New states from decided labels (agents with input become aware).
+
+    Examples:
+        >>> update_states([AgentContext(received=["x"])], ["intense"], ["negative"])[0]
+        AgentState(emotion='intense', attitude='negative', aware=True)
+    """
+    out = []
+    for i, c in enumerate(contexts):
+        changes = {"aware": c.state.aware or len(c.received) > 0}
+        if emotions is not None:
+            changes["emotion"] = str(emotions[i])
+        if attitudes is not None and attitudes[i] is not None:
+            changes["attitude"] = str(attitudes[i])
+        out.append(replace(c.state, **changes))
+    return out

@@ -1,0 +1,485 @@
+"""Gender, age and occupation of users from their bio and posts (S3 section 4.1).
+
+Two ways, one object:
+
+* **zero-shot**: :func:`infer_demographics` (or an unfitted :class:`DemographicClassifier`)
+  asks the LLM with the prompts of :mod:`s3kit.prompts` and reads the answer-word
+  probabilities through one batched ``llm.score`` call per task;
+* **PEFT-tuned**: ``DemographicClassifier(...).fit(X, y)`` tunes a prefix (P-Tuning v2, the
+  default), prompt or LoRA adapter of the embedded model with :mod:`s3kit.tuning`, saves it
+  under ``adapter_path(name)``, and ``DemographicClassifier.from_adapter(name)`` loads it back.
+
+:func:`tfidf_baseline` is the classical baseline (TF-IDF + logistic regression) on the same
+split; :func:`demographic_examples` turns a loaded dataset (``load_twitter_gender``,
+``load_ced``) into ``bio, posts, label`` rows.
+
+Examples:
+    >>> from s3kit.llm import FakeLLM
+    >>> clf = DemographicClassifier("gender", llm=FakeLLM(seed=0), language="en")
+    >>> X = pd.DataFrame({"bio": ["dad, golfer", "mum of two"], "text": ["golf!", "school run"]})
+    >>> clf.predict_proba(X).shape
+    (2, 2)
+    >>> set(clf.predict(X)) <= {"male", "female"}
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import prompts as P
+from .tuning import classification_metrics, fit_label_adapter, head_info
+
+__all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
+           "tfidf_baseline", "split_examples", "as_inputs", "gender_tuning_experiment",
+           "plot_confusion", "plot_tuning_curve", "write_experiment",
+           "TASKS"]
+
+TASKS = ("gender", "age", "occupation")
+_GENDER_ALIASES = {"m": "male", "f": "female", "male": "male", "female": "female",
+                   "男": "male", "女": "female"}
+
+
+def as_inputs(X) -> list[tuple[str | None, list[str]]]:
+    """Normalise inputs to ``(bio, posts)`` pairs.
+
+    Accepts a DataFrame with a ``bio`` (or ``description``) column and a ``posts`` (list) or
+    ``text`` column, a sequence of dicts with the same keys, or a sequence of strings (taken as
+    bios).
+    """
+    if isinstance(X, pd.DataFrame):
+        records = X.to_dict("records")
+    else:
+        records = [x if isinstance(x, dict) else {"bio": x} for x in X]
+    out = []
+    for r in records:
+        bio = r.get("bio", r.get("description"))
+        posts = r.get("posts")
+        if posts is None or (not isinstance(posts, list | tuple | np.ndarray)):
+            text = r.get("text") if posts is None else posts
+            posts = [] if text is None or (isinstance(text, float) and np.isnan(text)) \
+                else [text]
+        bio = None if bio is None or (isinstance(bio, float) and np.isnan(bio)) or \
+            pd.isna(bio) else str(bio)
+        out.append((bio, [str(p) for p in posts if p is not None and not pd.isna(p)]))
+    return out
+
+
+def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
+    pairs = as_inputs(X)
+    lang = P.resolve_language(language, [b for b, _ in pairs],
+                              [p for _, ps in pairs for p in ps[:1]])
+    return [P.demographic_prompt(task, bio, posts, lang) for bio, posts in pairs], lang
+
+
+def infer_demographics(llm, X, tasks: Sequence[str] = TASKS, language: str = "auto",
+                       batch_size: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Zero-shot demographics: one batched ``llm.score`` call per task.
+
+    Args:
+        llm: an LLM backend (``s3kit.llm.load_llm(...)``).
+        X: users (see :func:`as_inputs`).
+        tasks: subset of ``("gender", "age", "occupation")``.
+        language: ``"auto"``, ``"en"`` or ``"zh"``.
+        batch_size: unused (the backend batches); kept for symmetry.
+        progress: unused (one call per task).
+
+    Returns:
+        One row per user: ``<task>`` (most likely label) and ``<task>_p`` (its probability).
+
+    Examples:
+        >>> from s3kit.llm import FakeLLM
+        >>> df = infer_demographics(FakeLLM(), ["teacher and mum"], tasks=["gender", "age"])
+        >>> list(df.columns)
+        ['gender', 'gender_p', 'age', 'age_p']
+    """
+    out = {}
+    for task in tasks:
+        prompts, lang = _prompts(task, X, language)
+        proba = llm.score(prompts, P.options(task, lang), system=P.DEMOGRAPHICS_SYSTEM[lang])
+        classes = P.labels(task)
+        out[task] = [classes[i] for i in proba.argmax(axis=1)]
+        out[f"{task}_p"] = proba.max(axis=1)
+    return pd.DataFrame(out)
+
+
+class DemographicClassifier:
+    """Gender / age bracket / occupation classifier: zero-shot LLM or PEFT-tuned adapter.
+
+    scikit-learn style: ``__init__`` stores parameters; ``fit`` tunes; learned state ends in
+    ``_``. Before ``fit`` (or without ``adapter``), predictions are zero-shot.
+
+    Args:
+        task: ``"gender"``, ``"age"`` or ``"occupation"``.
+        llm: a backend for zero-shot use (default: the embedded model, loaded lazily).
+        adapter: name to save the tuned adapter under (``fit``) or to load it from.
+        method: ``"prefix"`` (P-Tuning v2, default), ``"prompt"`` or ``"lora"``.
+        num_virtual_tokens: virtual tokens of prefix/prompt tuning.
+        steps: optimisation steps.
+        batch_size: examples per step.
+        learning_rate: ``None`` = the method's default (:data:`s3kit.tuning.DEFAULT_LR`).
+        val_fraction: share of the *training* data kept aside for the tuning curve.
+        eval_every: steps between tuning-curve evaluations.
+        language: ``"auto"``, ``"en"`` or ``"zh"``.
+        dtype: dtype of the embedded model (``"float32"`` for training).
+        seed: seed for the split, batch order and adapter initialisation.
+        progress: show a progress bar while tuning.
+    """
+
+    def __init__(self, task: str = "gender", *, llm=None, adapter: str | None = None,
+                 method: str = "prefix", num_virtual_tokens: int = 16, steps: int = 100,
+                 batch_size: int = 8, learning_rate: float | None = None,
+                 val_fraction: float = 0.1, eval_every: int = 20, language: str = "auto",
+                 dtype: str = "float32", seed: int = 0, progress: bool = True):
+        self.task = task
+        self.llm = llm
+        self.adapter = adapter
+        self.method = method
+        self.num_virtual_tokens = num_virtual_tokens
+        self.steps = steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.val_fraction = val_fraction
+        self.eval_every = eval_every
+        self.language = language
+        self.dtype = dtype
+        self.seed = seed
+        self.progress = progress
+
+    @property
+    def classes_(self) -> tuple[str, ...]:
+        """Label names, in the column order of ``predict_proba``."""
+        return P.labels(self.task)
+
+    @classmethod
+    def from_adapter(cls, name: str, **kwargs) -> DemographicClassifier:
+        """Load a classifier tuned earlier and saved as adapter ``name``."""
+        from .llm import load_llm
+
+        info = head_info(name)
+        clf = cls(info["task"], adapter=name, language=info.get("language", "auto"), **kwargs)
+        clf.llm_ = load_llm("embedded", adapter=name, dtype=clf.dtype)
+        clf.language_ = info.get("language", "en")
+        return clf
+
+    def _llm(self):
+        if getattr(self, "llm_", None) is not None:
+            return self.llm_
+        if self.llm is None:
+            from .llm import load_llm
+
+            self.llm = load_llm("embedded", dtype=self.dtype)
+        return self.llm
+
+    def _labels(self, y) -> list[str]:
+        y = [str(v).strip().lower() if not isinstance(v, str) or v not in ("男", "女")
+             else v for v in y]
+        if self.task == "gender":
+            y = [_GENDER_ALIASES.get(v, v) for v in y]
+        bad = sorted({v for v in y if v not in self.classes_})
+        if bad:
+            raise ValueError(f"labels {bad[:5]} are not {self.task} classes {self.classes_}")
+        return y
+
+    def fit(self, X, y) -> DemographicClassifier:
+        """Tune a PEFT adapter on ``(X, y)``; saves it if ``adapter`` is set.
+
+        Args:
+            X: users (see :func:`as_inputs`).
+            y: labels (class names; for gender also ``m``/``f``).
+
+        Returns:
+            self, with ``llm_`` (the tuned model), ``tuning_`` (a ``TuningResult``: curve,
+            time, memory) and ``language_``.
+        """
+        y = self._labels(y)
+        prompts, lang = _prompts(self.task, X, self.language)
+        rng = np.random.default_rng(self.seed)
+        n = len(prompts)
+        n_val = int(round(self.val_fraction * n)) if self.val_fraction else 0
+        perm = rng.permutation(n)
+        val, tr = perm[:n_val], perm[n_val:]
+        result = fit_label_adapter(
+            [prompts[i] for i in tr], [y[i] for i in tr], P.options(self.task, lang),
+            classes=self.classes_, system=P.DEMOGRAPHICS_SYSTEM[lang], method=self.method,
+            num_virtual_tokens=self.num_virtual_tokens, steps=self.steps,
+            batch_size=self.batch_size, learning_rate=self.learning_rate,
+            val_prompts=[prompts[i] for i in val] if n_val else None,
+            val_labels=[y[i] for i in val] if n_val else None, eval_every=self.eval_every,
+            name=self.adapter, task=self.task, language=lang, dtype=self.dtype,
+            seed=self.seed, progress=self.progress)
+        self.tuning_ = result
+        self.llm_ = result.llm
+        self.language_ = lang
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """``(n, n_classes)`` probabilities (columns = ``classes_``), one batched score call."""
+        lang = getattr(self, "language_", None) or self.language
+        prompts, lang = _prompts(self.task, X, lang)
+        llm = self._llm()
+        import contextlib
+
+        ctx = contextlib.nullcontext()
+        if getattr(llm, "backend", "") == "embedded":
+            import torch
+
+            ctx = torch.no_grad()
+        with ctx:
+            return llm.score(prompts, P.options(self.task, lang),
+                             system=P.DEMOGRAPHICS_SYSTEM[lang])
+
+    def predict(self, X) -> np.ndarray:
+        """Most likely label per user."""
+        return np.array(self.classes_)[self.predict_proba(X).argmax(axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy on ``(X, y)``."""
+        return float((self.predict(X) == np.array(self._labels(y))).mean())
+
+    def evaluate(self, X, y) -> dict:
+        """``{"acc", "f1", "auc", "n"}`` (see :func:`s3kit.tuning.classification_metrics`)."""
+        return classification_metrics(self._labels(y), self.predict_proba(X), self.classes_)
+
+
+def demographic_examples(ds, task: str = "gender", min_confidence: float | None = 1.0,
+                         max_posts: int = 1) -> pd.DataFrame:
+    """Labelled users of a dataset as ``user_id, bio, posts, label`` rows.
+
+    Args:
+        ds: a ``SocialDataset`` whose ``users`` frame has the task column (``gender``: from
+            ``load_twitter_gender`` or ``load_ced``); posts are joined by ``user_id``.
+        task: the users column to use as label.
+        min_confidence: keep only rows with ``gender_confidence >= min_confidence`` when the
+            column exists (CrowdFlower annotator agreement).
+        max_posts: posts kept per user.
+
+    Returns:
+        DataFrame sorted by ``user_id`` (deterministic); gender labels normalised to
+        ``male``/``female`` (``brand``/``unknown`` dropped).
+    """
+    users = ds.users.copy()
+    if task not in users:
+        raise ValueError(f"dataset {ds.name!r} has no {task!r} column in users")
+    users = users[users[task].notna()]
+    if min_confidence is not None and "gender_confidence" in users and task == "gender":
+        users = users[pd.to_numeric(users["gender_confidence"], errors="coerce")
+                      >= min_confidence]
+    label = users[task].astype(str).str.strip().str.lower()
+    if task == "gender":
+        label = label.map(_GENDER_ALIASES)
+    users = users.assign(label=label)
+    users = users[users["label"].isin(P.labels(task))]
+    posts = ds.posts
+    if len(posts):
+        own = posts[posts["user_id"].isin(users["user_id"]) & posts["text"].notna()]
+        own = own.sort_values(["user_id", "time"], kind="stable")
+        grouped = own.groupby("user_id")["text"].apply(lambda s: list(s.astype(str))[:max_posts])
+    else:
+        grouped = pd.Series(dtype=object)
+    bio = users["bio"] if "bio" in users else pd.Series(pd.NA, index=users.index)
+    out = pd.DataFrame({
+        "user_id": users["user_id"].astype(str).to_numpy(),
+        "bio": [None if pd.isna(b) else str(b) for b in bio],
+        "posts": [grouped.get(u, []) for u in users["user_id"]],
+        "label": users["label"].to_numpy(),
+    })
+    return out.sort_values("user_id", kind="stable").reset_index(drop=True)
+
+
+def split_examples(df: pd.DataFrame, n_train: int | None = None, n_eval: int = 200,
+                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified train / held-out split (the held-out rows are never used for tuning).
+
+    The evaluation rows are drawn first, so growing ``n_train`` never changes them.
+
+    Returns:
+        ``(train, test)`` frames.
+    """
+    from sklearn.model_selection import train_test_split
+
+    rest, test = train_test_split(df, test_size=n_eval, stratify=df["label"], random_state=seed)
+    if n_train is not None and n_train < len(rest):
+        rest, _ = train_test_split(rest, train_size=n_train, stratify=rest["label"],
+                                   random_state=seed)
+    return rest.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _flat_text(X) -> list[str]:
+    return [" ".join([b or ""] + ps) for b, ps in as_inputs(X)]
+
+
+def tfidf_baseline(X_train, y_train, X_test, y_test, classes: Sequence[str]) -> dict:
+    """TF-IDF (word 1-2-grams + char 2-5-grams) + logistic regression on the same split.
+
+    Returns:
+        ``{"acc", "f1", "auc", "n"}`` on the test rows, plus ``proba`` (list of lists).
+    """
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    tr, te = _flat_text(X_train), _flat_text(X_test)
+    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)
+    Xtr = hstack([word.fit_transform(tr), char.fit_transform(tr)]).tocsr()
+    Xte = hstack([word.transform(te), char.transform(te)]).tocsr()
+    classes = list(classes)
+    clf = LogisticRegression(max_iter=2000, C=1.0)
+    clf.fit(Xtr, [classes.index(v) for v in y_train])
+    proba = np.zeros((len(te), len(classes)))
+    proba[:, clf.classes_] = clf.predict_proba(Xte)
+    return classification_metrics(list(y_test), proba, classes) | {"proba": proba.tolist()}
+
+
+def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
+                             n_train: int = 256, n_eval: int = 200, steps: int = 60,
+                             batch_size: int = 8, method: str = "prefix",
+                             learning_rate: float | None = None, num_virtual_tokens: int = 16,
+                             eval_every: int = 10, adapter: str | None = "gender-prefix",
+                             seed: int = 0, progress: bool = True) -> dict:
+    """Zero-shot vs PEFT-tuned vs TF-IDF + LR on gender, on one held-out split.
+
+    The held-out rows (``n_eval``) are drawn first and never reach the tuning (whose curve is
+    monitored on 10% of the ``n_train`` training rows).
+
+    Args:
+        data_dir: shared data folder (default ``$S3KIT_DATA_DIR``).
+        dataset: ``"twitter_gender"`` (male/female, annotator confidence 1) or ``"ced"``
+            (Weibo source authors, gender m/f).
+        n_train: training users (stratified).
+        n_eval: held-out users (stratified).
+        steps: tuning steps.
+        batch_size: examples per step.
+        method: ``"prefix"``, ``"prompt"`` or ``"lora"``.
+        learning_rate: ``None`` = the method's default.
+        num_virtual_tokens: virtual tokens (prefix/prompt).
+        eval_every: steps between tuning-curve points.
+        adapter: name to save the adapter under (``None``: not saved).
+        seed: split and tuning seed.
+        progress: progress bars.
+
+    Returns:
+        Dict with ``metrics`` (``zero_shot``, ``tuned``, ``tfidf_lr``: acc/f1/auc),
+        ``tuning`` (time, peak memory, hyper-parameters), ``curve`` (tuning-curve frame),
+        ``y_true`` and ``pred`` (per model, for confusion matrices), ``split`` sizes.
+    """
+    from .datasets.base import data_dir as _data_dir
+    from .llm import load_llm
+
+    root = _data_dir(data_dir)
+    if dataset == "twitter_gender":
+        from .datasets.twitter_gender import load_twitter_gender
+
+        ds = load_twitter_gender(root / "twitter_gender")
+    elif dataset == "ced":
+        from .datasets.ced import load_ced
+
+        ds = load_ced(root / "ced", progress=progress)
+    else:
+        raise ValueError(f"unknown gender dataset {dataset!r}")
+    ex = demographic_examples(ds, "gender")
+    train, test = split_examples(ex, n_train=n_train, n_eval=n_eval, seed=seed)
+    classes = P.labels("gender")
+    zero = DemographicClassifier("gender", llm=load_llm("embedded", dtype="float32"))
+    p_zero = zero.predict_proba(test)
+    clf = DemographicClassifier("gender", adapter=adapter, method=method, steps=steps,
+                                batch_size=batch_size, learning_rate=learning_rate,
+                                num_virtual_tokens=num_virtual_tokens, eval_every=eval_every,
+                                seed=seed, progress=progress)
+    clf.fit(train, train["label"])
+    p_tuned = clf.predict_proba(test)
+    base = tfidf_baseline(train, train["label"], test, test["label"], classes)
+    y = test["label"].tolist()
+    return {
+        "dataset": dataset,
+        "split": {"n_train": int(len(train)), "n_eval": int(len(test)), "seed": seed,
+                  "train_balance": train["label"].value_counts().to_dict()},
+        "metrics": {"zero_shot": classification_metrics(y, p_zero, classes),
+                    "tuned": classification_metrics(y, p_tuned, classes),
+                    "tfidf_lr": {k: v for k, v in base.items() if k != "proba"}},
+        "tuning": clf.tuning_.summary(),
+        "curve": clf.tuning_.history,
+        "y_true": y,
+        "pred": {"zero_shot": [classes[i] for i in p_zero.argmax(1)],
+                 "tuned": [classes[i] for i in p_tuned.argmax(1)],
+                 "tfidf_lr": [classes[i] for i in np.asarray(base["proba"]).argmax(1)]},
+        "classes": list(classes),
+    }
+
+
+def plot_confusion(y_true, y_pred, classes: Sequence[str], ax=None, title: str | None = None):
+    """Confusion matrix (counts) as a heatmap; returns the Axes."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3))
+    cm = confusion_matrix(list(y_true), list(y_pred), labels=list(classes))
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(v), ha="center", va="center",
+                color="white" if v > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_tuning_curve(curve: pd.DataFrame, ax=None):
+    """Training loss per step and monitoring accuracy (right axis); returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(curve["step"], curve["loss"], color="tab:blue", alpha=0.6, label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    val = curve.dropna(subset=["val_acc"])
+    if len(val):
+        ax2 = ax.twinx()
+        ax2.plot(val["step"], val["val_acc"], "o-", color="tab:orange", label="monitor acc")
+        ax2.set_ylabel("accuracy (monitoring split)")
+        ax2.set_ylim(0, 1)
+    return ax
+
+
+def write_experiment(result: dict, out_dir) -> dict:
+    """Write ``metrics.json``, ``curve.csv`` and figures of :func:`gender_tuning_experiment`.
+
+    Returns:
+        Mapping of artefact name to path.
+    """
+    import json
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
+             "confusion": out / "figures" / "confusion.png",
+             "tuning_curve": out / "figures" / "tuning_curve.png"}
+    keep = {k: result[k] for k in ("dataset", "split", "metrics", "tuning", "classes")}
+    paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
+    result["curve"].to_csv(paths["curve"], index=False)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    for ax, name in zip(axes, ("zero_shot", "tuned", "tfidf_lr"), strict=True):
+        acc = result["metrics"][name]["acc"]
+        plot_confusion(result["y_true"], result["pred"][name], result["classes"], ax=ax,
+                       title=f"{name} (acc {acc:.2f})")
+    fig.tight_layout()
+    fig.savefig(paths["confusion"], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    plot_tuning_curve(result["curve"], ax=ax)
+    fig.tight_layout()
+    fig.savefig(paths["tuning_curve"], dpi=100)
+    plt.close(fig)
+    return {k: str(v) for k, v in paths.items()}

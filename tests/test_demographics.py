@@ -1,0 +1,67 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from s3kit.demographics import (
+    DemographicClassifier,
+    as_inputs,
+    demographic_examples,
+    infer_demographics,
+    split_examples,
+    tfidf_baseline,
+)
+from s3kit.llm import FakeLLM
+
+
+def _data_dir():
+    root = os.environ.get("S3KIT_DATA_DIR")
+    if root and os.path.isdir(os.path.join(root, "twitter_gender")):
+        return root
+    if os.environ.get("CI"):
+        pytest.fail("S3KIT_DATA_DIR with twitter_gender is required in CI")
+    pytest.skip("shared data not available (set S3KIT_DATA_DIR)")
+
+
+@pytest.fixture(scope="module")
+def gender_examples():
+    from s3kit.datasets.twitter_gender import load_twitter_gender
+
+    ds = load_twitter_gender(os.path.join(_data_dir(), "twitter_gender"))
+    return demographic_examples(ds, "gender")
+
+
+def test_as_inputs_accepts_frames_dicts_and_strings():
+    df = pd.DataFrame({"description": ["dad", None], "text": ["golf", np.nan]})
+    assert as_inputs(df) == [("dad", ["golf"]), (None, [])]
+    assert as_inputs([{"bio": "a", "posts": ["x", "y"]}, "just a bio"]) == \
+        [("a", ["x", "y"]), ("just a bio", [])]
+
+
+def test_zero_shot_with_fake_llm_one_call_per_task():
+    llm = FakeLLM(seed=0)
+    df = infer_demographics(llm, ["nurse, mum", "retired engineer"], language="en")
+    assert llm.stats.calls == 3 and len(df) == 2
+    assert set(df["occupation"]) <= {"education", "administration", "student", "engineer",
+                                     "worker", "logistics", "medical", "financial", "media",
+                                     "arts"}
+    clf = DemographicClassifier("age", llm=FakeLLM(seed=1), language="en")
+    proba = clf.predict_proba(["student at uni"])
+    assert proba.shape == (1, 5) and np.isclose(proba.sum(), 1)
+    with pytest.raises(ValueError, match="not gender classes"):
+        DemographicClassifier("gender", llm=llm).score(["x"], ["robot"])
+    assert DemographicClassifier("gender", llm=llm)._labels(["m", "F", "女"]) == \
+        ["male", "female", "female"]
+
+
+def test_twitter_gender_examples_split_and_tfidf_baseline(gender_examples):
+    ex = gender_examples
+    assert set(ex["label"]) == {"male", "female"} and len(ex) > 1500   # confidence-1 rows
+    assert ex["posts"].map(len).max() == 1
+    train, test = split_examples(ex, n_train=800, n_eval=300, seed=0)
+    assert not set(train["user_id"]) & set(test["user_id"])
+    train2, test2 = split_examples(ex, n_train=400, n_eval=300, seed=0)
+    assert test2["user_id"].tolist() == test["user_id"].tolist()   # held-out fixed
+    m = tfidf_baseline(train, train["label"], test, test["label"], ("male", "female"))
+    assert m["n"] == 300 and 0.55 < m["acc"] < 0.95 and m["auc"] > 0.6

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from s3kit.tuning import classification_metrics, fit_label_adapter, head_info, load_head
+
+SYSTEM = "Answer with one word."
+PROMPTS = [f"Colour word: {w}. Is it warm or cold?" for w in
+           ("red", "blue", "orange", "teal", "yellow", "navy", "crimson", "ice")]
+LABELS = ["warm", "cold", "warm", "cold", "warm", "cold", "warm", "cold"]
+
+
+def test_classification_metrics_binary_and_multiclass():
+    m = classification_metrics(["a", "b"], np.array([[0.9, 0.1], [0.3, 0.7]]), ["a", "b"])
+    assert m == {"acc": 1.0, "n": 2, "f1": 1.0, "auc": 1.0}
+    m3 = classification_metrics(["a", "b", "c"], np.eye(3)[[0, 1, 1]], ["a", "b", "c"])
+    assert m3["acc"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_prefix_adapter_trains_saves_and_loads_by_name():
+    from s3kit.llm import EmbeddedLLM, load_base_model
+
+    options = (" warm", " cold")
+    net, tok = load_base_model(dtype="float32")
+    p0 = EmbeddedLLM.from_model(net, tok).score(PROMPTS[:4], options, system=SYSTEM)
+    res = fit_label_adapter(base=(net, tok), prompts=PROMPTS, labels=LABELS, options=options,
+                            classes=["warm", "cold"], system=SYSTEM,
+                            method="prefix", num_virtual_tokens=4, steps=3, batch_size=4,
+                            learning_rate=3e-2, val_prompts=PROMPTS[:4],
+                            val_labels=LABELS[:4], eval_every=3, name="test-tiny-prefix",
+                            task="toy", progress=False)
+    assert list(res.history["step"]) == [1, 2, 3] and res.history["val_acc"].notna().sum() == 1
+    assert res.seconds > 0 and res.peak_rss_mb > 100
+    assert (res.path / "adapter_config.json").exists()
+    assert head_info("test-tiny-prefix")["classes"] == ["warm", "cold"]
+    p_mem = res.llm.score(PROMPTS[:4], options, system=SYSTEM)
+    assert np.abs(p_mem - p0).max() > 1e-3                    # tuning changed predictions
+    llm, info = load_head("test-tiny-prefix", dtype="float32", cache=False)
+    p_loaded = llm.score(PROMPTS[:4], info["options"], system=info["system"])
+    assert np.allclose(p_loaded, p_mem, atol=1e-4)            # saved == in-memory
+    with pytest.raises(ValueError):
+        fit_label_adapter(PROMPTS, ["hot"] * 8, options, classes=["warm", "cold"], steps=1)
