@@ -8,6 +8,7 @@ fields below share the same names, so ``papermill ... -f data/scenarios/x.yaml``
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ class ReplayConfig:
         base_url: OpenAI-compatible server URL (``None``: ``$OPENAI_BASE_URL``).
         api_key_env: name of the environment variable holding the API key (never the key).
         adapter: PEFT adapter name to load on the embedded model.
+        dtype: embedded-model dtype: ``"auto"`` (bfloat16 where the CPU has native bf16,
+            else float32), ``"float32"`` or ``"bfloat16"``.
+        llm_cache: keep a disk cache of LLM answers (re-runs are identical and free).
         language: prompt language, ``"auto"``, ``"en"`` or ``"zh"``.
         max_new_tokens: length cap of generated posts.
         temperature: sampling temperature for generated posts (0 = greedy).
@@ -91,6 +95,8 @@ class ReplayConfig:
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     adapter: str | None = None
+    dtype: str = "auto"
+    llm_cache: bool = True
     language: str = "auto"
     max_new_tokens: int = 40
     temperature: float = 0.0
@@ -117,28 +123,41 @@ class ReplayConfig:
                 bad(key, "must be >= 1")
         for key in ("activation_rate", "emotion_decay"):
             value = getattr(self, key)
-            if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+            if not _finite(value) or not 0.0 <= float(value) <= 1.0:
                 bad(key, "must be a number in [0, 1]")
         for key in ("step_hours", "half_life_hours"):
             value = getattr(self, key)
-            if not isinstance(value, int | float) or float(value) <= 0:
-                bad(key, "must be a positive number")
+            if not _finite(value) or float(value) <= 0:
+                bad(key, "must be a positive (finite) number")
         for key in ("w_time", "w_relevance", "w_source", "temperature"):
             value = getattr(self, key)
-            if not isinstance(value, int | float) or float(value) < 0:
-                bad(key, "must be a non-negative number")
+            if not _finite(value) or float(value) < 0:
+                bad(key, "must be a non-negative (finite) number")
         if self.backend not in ("embedded", "openai", "fake"):
             bad("backend", "must be 'embedded', 'openai' or 'fake'")
         if self.recommender not in ("none", "popular", "random"):
             bad("recommender", "must be 'none', 'popular' or 'random'")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            bad("dtype", "must be 'auto', 'float32' or 'bfloat16'")
+        if not isinstance(self.llm_cache, bool):
+            bad("llm_cache", "must be true or false")
         if self.language not in ("auto", "en", "zh"):
             bad("language", "must be 'auto', 'en' or 'zh'")
         if not isinstance(self.source_weights, dict) or set(self.source_weights) != set(
                 SOURCE_KINDS):
             bad("source_weights", f"must map exactly {SOURCE_KINDS} to weights")
+        if not all(_finite(w) and float(w) >= 0 for w in self.source_weights.values()):
+            bad("source_weights", "weights must be non-negative (finite) numbers")
         if not isinstance(self.interventions, list) or not all(
                 isinstance(i, dict) and "step" in i and "kind" in i for i in self.interventions):
             bad("interventions", "must be a list of mappings with 'step' and 'kind'")
+        for item in self.interventions:
+            step = item["step"]
+            if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+                bad("interventions", f"step must be a non-negative integer, got {step!r}")
+            if not all(isinstance(k, str) and _plain(v) for k, v in item.items()):
+                bad("interventions", "intervention parameters must be named by strings and "
+                    "hold plain values (text, numbers, booleans, null or lists of them)")
 
     @classmethod
     def fields(cls) -> list[str]:
@@ -167,8 +186,8 @@ class ReplayConfig:
 
         try:
             text = Path(path).read_text(encoding="utf-8")
-            values = yaml.safe_load(text) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            values = yaml.load(text, Loader=_NoAliasLoader) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
             raise ConfigError(f"{path}: cannot read scenario YAML: {exc}") from exc
         try:
             return cls.from_dict(values)
@@ -184,6 +203,49 @@ class ReplayConfig:
     def replace(self, **changes: Any) -> ReplayConfig:
         """A copy with some fields changed (validated like ``from_dict``)."""
         return self.from_dict({**self.to_dict(), **changes})
+
+
+def _finite(value: Any) -> bool:
+    """A real, finite number (``bool`` is not a number here)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _plain(value: Any) -> bool:
+    """A scalar or a flat list of scalars (what an intervention parameter may hold)."""
+    scalar = (str, int, float, bool, type(None))
+    return isinstance(value, scalar) or (
+        isinstance(value, list) and all(isinstance(v, scalar) for v in value))
+
+
+def _no_alias_loader():
+    """A ``yaml.SafeLoader`` that refuses anchors/aliases (no 'billion laughs' expansion)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"YAML aliases (*{event.anchor}) are not allowed in scenario "
+                    "files", event.start_mark)
+            return super().compose_node(parent, index)
+
+    return Loader
+
+
+class _LazyLoader:
+    """Build the loader class on first use (``import s3kit.config`` stays free of yaml)."""
+
+    _cls = None
+
+    def __call__(self, stream):
+        if _LazyLoader._cls is None:
+            _LazyLoader._cls = _no_alias_loader()
+        return _LazyLoader._cls(stream)
+
+
+_NoAliasLoader = _LazyLoader()
 
 
 def cache_dir() -> Path:

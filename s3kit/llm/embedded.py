@@ -1,0 +1,524 @@
+"""The embedded backend: a small instruct model run in-process with transformers.
+
+Every call renders the model's chat template as three token pieces::
+
+    [adapter virtual tokens][system prefix]  [prompt + end of user turn + open assistant turn]
+     computed once per system, kept as KV     batched, left-padded        [answer tokens]
+
+The shared prefix (PEFT virtual tokens + system turn) is run once and its key/value cache is
+broadcast over each batch. Bodies are left-padded; positions are passed explicitly
+(``prefix_len + cumsum(mask) - 1``) so a prompt gets the same positions, hence (in fp32) the
+same probabilities to ~1e-6, alone or inside any batch. Prefix-tuning, prompt-tuning and
+P-tuning adapters are applied by computing their virtual tokens into that prefix, at the same
+positions PEFT uses in training (real tokens start at ``num_virtual_tokens``); LoRA acts
+inside the layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendError
+from .base import CallStats, _as_str_list, normalise_log_scores
+from .cache import ResponseCache, cache_key, open_cache
+from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model
+
+__all__ = ["EmbeddedLLM"]
+
+_SENTINEL = "\x00S3KIT_PROMPT\x00"
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and (path.suffix in (".json", ".safetensors", ".bin")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class EmbeddedLLM:
+    """A local causal LM behind the ``LLM`` protocol (see ``load_llm``).
+
+    Args:
+        model: registry name (``s3kit.llm.models.MODELS``) or a folder holding a Hugging Face
+            causal LM.
+        adapter: name of a PEFT adapter under ``adapter_path(name)``, or a folder.
+        cache: response cache: ``True`` (default file), a path, a ``ResponseCache`` or
+            ``False``.
+        batch_size: prompts per forward pass.
+        dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``resolve_dtype``).
+        seed: default seed for sampled generation.
+
+    Attributes:
+        backend: ``"embedded"``.
+        model: the model name (str).
+        adapter: the adapter name or ``None``.
+        stats: ``CallStats`` counters.
+        hf_model: the transformers module (the PEFT model when an adapter is loaded).
+        tokenizer: its tokenizer (left padding, s3kit's chat template).
+
+    Examples:
+        >>> from s3kit.llm import load_llm
+        >>> llm = load_llm("embedded", dtype="float32")  # doctest: +SKIP
+        >>> llm.score(["Are you a bot?"], ["yes", "no"]).shape  # doctest: +SKIP
+        (1, 2)
+    """
+
+    backend = "embedded"
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, adapter: str | None = None,
+                 cache=True, batch_size: int = 16, dtype: str = "auto", seed: int = 0):
+        self.model = str(model)
+        self.adapter = adapter
+        self.batch_size = int(batch_size)
+        self.dtype = dtype
+        self.seed = seed
+        self.stats = CallStats()
+        self._cache: ResponseCache | None = open_cache(cache)
+        self.hf_model = None
+        self.tokenizer = None
+        self._net = None
+        self._prefixes: OrderedDict = OrderedDict()
+        self._timing = {"score": [0, 0.0], "generate": [0, 0.0]}
+        self._adapter_id = None
+        self._dtype_name = None
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> EmbeddedLLM:
+        """Load the weights (converting the GGUF on first use) and the adapter; returns self."""
+        if self._net is not None:
+            return self
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        net, tokenizer = load_base_model(self.model, self.dtype)
+        self._attach(net, tokenizer)
+        if self.adapter is not None:
+            from peft import PeftModel
+
+            folder = Path(self.adapter).expanduser()
+            if not (folder.is_dir() and (folder / "adapter_config.json").exists()):
+                folder = adapter_path(self.adapter)
+            if not (folder / "adapter_config.json").exists():
+                raise BackendError(
+                    f"adapter {self.adapter!r} not found: expected a PEFT adapter saved with "
+                    f"save_pretrained in {folder}")
+            peft_model = PeftModel.from_pretrained(net, str(folder), is_trainable=False)
+            peft_model.eval()
+            self._attach(peft_model, tokenizer)
+            self._adapter_id = f"{self.adapter}@{_fingerprint(folder)}"
+        return self
+
+    @classmethod
+    def from_model(cls, hf_model, tokenizer, *, name: str = "custom", cache=False,
+                   batch_size: int = 16, seed: int = 0) -> EmbeddedLLM:
+        """Wrap an in-memory model (e.g. a ``PeftModel`` being trained) in the protocol.
+
+        Args:
+            hf_model: a transformers causal LM or a PEFT model around one.
+            tokenizer: its tokenizer (a chat template is required).
+            name: model name used in cache keys and reports.
+            cache: response cache (off by default: in-memory weights change while training).
+            batch_size: prompts per forward pass.
+            seed: default sampling seed.
+        """
+        llm = cls(name, cache=cache, batch_size=batch_size, seed=seed)
+        llm._attach(hf_model, tokenizer)
+        if hasattr(hf_model, "peft_config"):
+            llm.adapter = "in-memory"
+            llm._adapter_id = f"in-memory@{id(hf_model)}"
+        return llm
+
+    def _attach(self, hf_model, tokenizer) -> None:
+        import torch
+
+        self.hf_model = hf_model
+        self.tokenizer = tokenizer
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self._peft = hf_model if hasattr(hf_model, "peft_config") else None
+        self._net = self._peft.get_base_model() if self._peft is not None else hf_model
+        self._dtype_name = str(next(self._net.parameters()).dtype).replace("torch.", "")
+        self._prefixes.clear()
+        self._torch = torch
+        spec = MODELS.get(self.model)
+        self._default_system = spec.default_system if spec else None
+        eos = {tokenizer.eos_token_id}
+        if spec is not None:
+            eos.add(tokenizer.convert_tokens_to_ids(spec.end_of_turn))
+        for tok in ("<|im_end|>", "<end_of_turn>", "<|eot_id|>"):
+            tid = tokenizer.convert_tokens_to_ids(tok)
+            if isinstance(tid, int) and tid != tokenizer.unk_token_id:
+                eos.add(tid)
+        self._eos = {int(t) for t in eos if t is not None and t >= 0}
+
+    def _ensure(self):
+        if self._net is None:
+            self.load()
+
+    def __repr__(self) -> str:
+        """Name, adapter and dtype."""
+        return (f"EmbeddedLLM(model={self.model!r}, adapter={self.adapter!r}, "
+                f"dtype={self._dtype_name or self.dtype!r}, batch_size={self.batch_size})")
+
+    # ------------------------------------------------------------------ templates
+    def _template(self, system: str | None) -> tuple[str, str]:
+        """(prefix text, suffix text) around the user prompt, assistant turn open."""
+        system = self._default_system if system is None else system
+        tok = self.tokenizer
+        if tok.chat_template:
+            messages = [{"role": "user", "content": _SENTINEL}]
+            if system:
+                messages.insert(0, {"role": "system", "content": system})
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            prefix, _, suffix = text.partition(_SENTINEL)
+            return prefix, suffix
+        return (f"{system}\n\n" if system else ""), "\n"
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _prefix(self, system: str | None):
+        """KV cache of [virtual tokens][system prefix], computed once per system text."""
+        key = system
+        if key in self._prefixes:
+            self._prefixes.move_to_end(key)
+            return self._prefixes[key]
+        torch = self._torch
+        prefix_text, suffix_text = self._template(system)
+        ids = self._encode(prefix_text)
+        n_virtual = 0
+        past = None
+        embeds = None
+        if self._peft is not None:
+            cfg = self._peft.active_peft_config
+            if cfg.is_prompt_learning:
+                n_virtual = int(cfg.num_virtual_tokens)
+                virtual = self._peft.get_prompt(batch_size=1, max_cache_len=n_virtual + len(ids))
+                if cfg.peft_type in ("PREFIX_TUNING",) or str(cfg.peft_type).endswith(
+                        "PREFIX_TUNING"):
+                    past = virtual
+                else:
+                    embeds = virtual.to(next(self._net.parameters()).dtype)
+        layers = None
+        if ids or embeds is not None:
+            input_ids = torch.tensor([ids], dtype=torch.long)
+            start = n_virtual if past is not None else 0
+            kwargs = {}
+            if embeds is not None:
+                tok_embeds = self._net.get_input_embeddings()(input_ids)
+                kwargs["inputs_embeds"] = torch.cat([embeds, tok_embeds], dim=1)
+            else:
+                kwargs["input_ids"] = input_ids
+            total = n_virtual + len(ids)
+            out = self._net(
+                **kwargs, past_key_values=past, use_cache=True,
+                attention_mask=torch.ones(1, total, dtype=torch.long),
+                position_ids=torch.arange(start, total).unsqueeze(0), logits_to_keep=1)
+            self.stats.calls += 1
+            layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        elif past is not None:
+            layers = [(layer.keys, layer.values) for layer in past.layers]
+        state = {"layers": layers, "length": n_virtual + len(ids),
+                 "n_prefix_tokens": len(ids), "suffix": suffix_text}
+        self._prefixes[key] = state
+        while len(self._prefixes) > 8:
+            self._prefixes.popitem(last=False)
+        return state
+
+    def _expanded_cache(self, state, batch: int):
+        from transformers import DynamicCache
+
+        if state["layers"] is None:
+            return None
+        data = [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1))
+                for k, v in state["layers"]]
+        return DynamicCache(ddp_cache_data=data, config=self._net.config)
+
+    # ------------------------------------------------------------------ forward pieces
+    def _forward_bodies(self, state, bodies: list[list[int]], keep: int):
+        """Run left-padded bodies after the shared prefix -> (logits, cache, mask, last_pos)."""
+        torch = self._torch
+        batch = len(bodies)
+        width = max(len(b) for b in bodies)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((batch, width), pad, dtype=torch.long)
+        body_mask = torch.zeros((batch, width), dtype=torch.long)
+        for i, body in enumerate(bodies):
+            input_ids[i, width - len(body):] = torch.tensor(body, dtype=torch.long)
+            body_mask[i, width - len(body):] = 1
+        plen = state["length"]
+        mask = torch.cat([torch.ones(batch, plen, dtype=torch.long), body_mask], dim=1)
+        positions = (plen + body_mask.cumsum(-1) - 1).clamp(min=plen)
+        if plen == 0:
+            positions = (body_mask.cumsum(-1) - 1).clamp(min=0)
+        past = self._expanded_cache(state, batch)
+        out = self._net(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                        past_key_values=past, use_cache=True, logits_to_keep=keep)
+        self.stats.calls += 1
+        return out.logits, out.past_key_values, mask, positions[:, -1]
+
+    def _step(self, cache, mask, last_pos, tokens):
+        """Feed ``tokens`` (batch, t) after the cache; returns (logits, mask, last_pos)."""
+        torch = self._torch
+        batch, t = tokens.shape
+        mask = torch.cat([mask, torch.ones(batch, t, dtype=torch.long)], dim=1)
+        positions = last_pos.unsqueeze(1) + torch.arange(1, t + 1).unsqueeze(0)
+        out = self._net(input_ids=tokens, attention_mask=mask, position_ids=positions,
+                        past_key_values=cache, use_cache=True)
+        self.stats.calls += 1
+        return out.logits, mask, positions[:, -1]
+
+    # ------------------------------------------------------------------ cache helpers
+    def _key(self, kind: str, system, prompt: str, **extra) -> str:
+        return cache_key({"kind": kind, "backend": self.backend, "model": self.model,
+                          "adapter": self._adapter_id, "dtype": self._dtype_name,
+                          "system": system, "prompt": prompt, **extra})
+
+    def _lookup(self, keys: list[str]) -> dict:
+        if self._cache is None:
+            return {}
+        found = self._cache.get_many(list(dict.fromkeys(keys)))
+        self.stats.cache_hits += sum(1 for k in keys if k in found)
+        return found
+
+    def _order(self, todo: list[int], lengths: list[int]):
+        order = sorted(todo, key=lambda i: -lengths[i])
+        for start in range(0, len(order), self.batch_size):
+            yield order[start:start + self.batch_size]
+
+    # ------------------------------------------------------------------ public API
+    def score(self, prompts: Sequence[str], options: Sequence[str], *,
+              system: str | None = None) -> np.ndarray:
+        """Probability of each option as the assistant's whole answer.
+
+        Multi-token options are scored by the sum of their token log-probabilities (then a
+        softmax over the options). One forward pass per batch reads the first option token;
+        each multi-token option adds one short pass over its remaining tokens on top of the
+        batch's KV cache.
+
+        Args:
+            prompts: user messages.
+            options: candidate answers (distinct, non-empty).
+            system: shared instruction (its KV cache is computed once). ``None`` uses the
+                model's default system line.
+
+        Returns:
+            Array (n_prompts, n_options); rows sum to 1.
+        """
+        prompts = _as_str_list(prompts, "prompts")
+        options = _as_str_list(options, "options")
+        if not options or len(set(options)) != len(options) or any(not o for o in options):
+            raise ValueError("options must be distinct non-empty strings")
+        self._ensure()
+        result = np.zeros((len(prompts), len(options)))
+        keys = [self._key("score", system, p, options=options) for p in prompts]
+        found = self._lookup(keys)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        for i, k in enumerate(keys):
+            if k in found:
+                result[i] = found[k]
+        if todo:
+            torch = self._torch
+            t0 = time.perf_counter()
+            state = self._prefix(system)
+            opt_ids = [self._encode(o) for o in options]
+            bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
+            lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
+            fresh = {}
+            multi = any(len(ids) > 1 for ids in opt_ids)
+            with torch.inference_mode():
+                for chunk in self._order(todo, lengths):
+                    logits, cache, mask, last = self._forward_bodies(
+                        state, [bodies[i] for i in chunk], keep=1)
+                    logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+                    lp = torch.stack([logp[:, ids[0]] for ids in opt_ids], dim=1)
+                    if multi:
+                        for j, ids in enumerate(opt_ids):
+                            if len(ids) == 1:
+                                continue
+                            rest = torch.tensor([ids[:-1]] * len(chunk), dtype=torch.long)
+                            step_logits, _, _ = self._step(cache, mask, last, rest)
+                            step_logp = torch.log_softmax(step_logits.float(), dim=-1)
+                            targets = torch.tensor(ids[1:], dtype=torch.long)
+                            lp[:, j] += step_logp[:, torch.arange(len(ids) - 1), targets].sum(-1)
+                            cache.crop(-(len(ids) - 1))
+                    probs = normalise_log_scores(lp.double().numpy())
+                    for row, i in enumerate(chunk):
+                        result[i] = probs[row]
+                        fresh[keys[i]] = probs[row].tolist()
+            n_prefix = state["n_prefix_tokens"]
+            self.stats.prompts += len(todo)
+            self.stats.prompt_tokens += sum(n_prefix + lengths[i] for i in todo)
+            self.stats.completion_tokens += len(todo)
+            elapsed = time.perf_counter() - t0
+            self.stats.seconds += elapsed
+            self._timing["score"][0] += len(todo)
+            self._timing["score"][1] += elapsed
+            if self._cache is not None:
+                self._cache.put_many(fresh)
+        return result
+
+    def generate(self, prompts: Sequence[str], *, system: str | None = None,
+                 max_new_tokens: int = 40, temperature: float = 0.0,
+                 seed: int | None = None) -> list[str]:
+        """Generate the assistant's answer to each prompt (batched, shared system prefix).
+
+        Greedy when ``temperature == 0``. With sampling, each prompt draws from its own
+        generator seeded by ``(seed, prompt)``, so an answer does not depend on the batch.
+
+        Args:
+            prompts: user messages.
+            system: shared instruction (``None``: the model's default system line).
+            max_new_tokens: length cap.
+            temperature: sampling temperature (0 = greedy).
+            seed: sampling seed (default: the backend's ``seed``).
+
+        Returns:
+            One string per prompt (stripped, without the end-of-turn token).
+        """
+        prompts = _as_str_list(prompts, "prompts")
+        self._ensure()
+        seed = self.seed if seed is None else seed
+        params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
+                  "seed": seed if temperature > 0 else None}
+        keys = [self._key("generate", system, p, **params) for p in prompts]
+        found = self._lookup(keys)
+        result = [found.get(k) for k in keys]
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        if todo and max_new_tokens > 0:
+            torch = self._torch
+            t0 = time.perf_counter()
+            state = self._prefix(system)
+            bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
+            lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
+            fresh = {}
+            n_generated = 0
+            with torch.inference_mode():
+                for chunk in self._order(todo, lengths):
+                    gens = None
+                    if temperature > 0:
+                        gens = []
+                        for i in chunk:
+                            h = hashlib.sha256(f"{seed}\x00{prompts[i]}".encode()).digest()
+                            gens.append(torch.Generator().manual_seed(
+                                int.from_bytes(h[:8], "little") & (2**63 - 1)))
+                    logits, cache, mask, last = self._forward_bodies(
+                        state, [bodies[i] for i in chunk], keep=1)
+                    out_tokens = [[] for _ in chunk]
+                    active = list(range(len(chunk)))  # rows still generating
+                    for _ in range(int(max_new_tokens)):
+                        act_gens = [gens[r] for r in active] if gens is not None else None
+                        nxt = self._choose(logits[:, -1].float(), temperature, act_gens)
+                        keep = []
+                        for pos, tok in enumerate(nxt.tolist()):
+                            if tok not in self._eos:
+                                out_tokens[active[pos]].append(tok)
+                                keep.append(pos)
+                        if not keep:
+                            break
+                        if len(keep) < len(active):  # drop finished rows from the batch
+                            sel = torch.tensor(keep, dtype=torch.long)
+                            cache.batch_select_indices(sel)
+                            mask, last, nxt = mask[sel], last[sel], nxt[sel]
+                            active = [active[pos] for pos in keep]
+                        logits, mask, last = self._step(cache, mask, last, nxt.unsqueeze(1))
+                    for row, i in enumerate(chunk):
+                        text = self.tokenizer.decode(out_tokens[row], skip_special_tokens=True)
+                        result[i] = text.strip()
+                        fresh[keys[i]] = result[i]
+                        n_generated += len(out_tokens[row])
+            self.stats.prompts += len(todo)
+            self.stats.prompt_tokens += sum(state["n_prefix_tokens"] + lengths[i] for i in todo)
+            self.stats.completion_tokens += n_generated
+            elapsed = time.perf_counter() - t0
+            self.stats.seconds += elapsed
+            self._timing["generate"][0] += n_generated
+            self._timing["generate"][1] += elapsed
+            if self._cache is not None:
+                self._cache.put_many(fresh)
+        return [r if r is not None else "" for r in result]
+
+    def _choose(self, logits, temperature: float, gens):
+        torch = self._torch
+        if temperature <= 0:
+            return logits.argmax(-1)
+        probs = torch.softmax(logits / temperature, dim=-1)
+        return torch.stack([torch.multinomial(probs[r], 1, generator=g)[0]
+                            for r, g in enumerate(gens)])
+
+    def logprob(self, prompts: Sequence[str], continuations: Sequence[str], *,
+                system: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Log-probability of each continuation as the assistant's answer to its prompt.
+
+        Args:
+            prompts: user messages.
+            continuations: answer texts, one per prompt.
+            system: shared instruction (``None``: the model's default system line).
+
+        Returns:
+            ``(summed log-prob, number of tokens)`` arrays; perplexity = ``exp(-sum / n)``.
+        """
+        prompts = _as_str_list(prompts, "prompts")
+        continuations = _as_str_list(continuations, "continuations")
+        if len(prompts) != len(continuations):
+            raise ValueError("prompts and continuations must have the same length")
+        self._ensure()
+        sums = np.zeros(len(prompts))
+        counts = np.zeros(len(prompts), dtype=np.int64)
+        keys = [self._key("logprob", system, p, continuation=c)
+                for p, c in zip(prompts, continuations, strict=True)]
+        found = self._lookup(keys)
+        for i, k in enumerate(keys):
+            if k in found:
+                sums[i], counts[i] = found[k]
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        if todo:
+            torch = self._torch
+            t0 = time.perf_counter()
+            state = self._prefix(system)
+            conts = {i: self._encode(continuations[i]) for i in todo}
+            bodies = {i: self._encode(prompts[i] + state["suffix"]) + conts[i] for i in todo}
+            lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
+            fresh = {}
+            with torch.inference_mode():
+                for chunk in self._order(todo, lengths):
+                    keep = max(len(conts[i]) for i in chunk) + 1
+                    logits, _, _, _ = self._forward_bodies(
+                        state, [bodies[i] for i in chunk], keep=keep)
+                    logp = torch.log_softmax(logits.float(), dim=-1)
+                    for row, i in enumerate(chunk):
+                        c = len(conts[i])
+                        if c:
+                            idx = torch.arange(keep - c - 1, keep - 1)
+                            tgt = torch.tensor(conts[i], dtype=torch.long)
+                            sums[i] = float(logp[row, idx, tgt].double().sum())
+                        counts[i] = c
+                        fresh[keys[i]] = [sums[i], int(c)]
+            self.stats.prompts += len(todo)
+            self.stats.prompt_tokens += sum(
+                state["n_prefix_tokens"] + lengths[i] - len(conts[i]) for i in todo)
+            self.stats.completion_tokens += sum(len(conts[i]) for i in todo)
+            self.stats.seconds += time.perf_counter() - t0
+            if self._cache is not None:
+                self._cache.put_many(fresh)
+        return sums, counts
+
+    def throughput(self) -> dict:
+        """Rates measured on this backend so far (used by ``estimate``)."""
+        rates = {}
+        n, secs = self._timing["score"]
+        if n and secs > 0:
+            rates["score_prompts_per_s"] = n / secs
+        n, secs = self._timing["generate"]
+        if n and secs > 0:
+            rates["generate_tokens_per_s"] = n / secs
+        return rates
+

@@ -1,0 +1,204 @@
+"""The embedded backend on the real shipped model (SmolLM2-135M-Instruct, fp32).
+
+The converted model is cached in the user cache dir (first run converts the GGUF, ~30 s).
+fp32 is used because the acceptance criterion is 1e-5 between a prompt alone and inside a
+batch: bf16 rounding moves probabilities by ~1e-2 (see docs/llm.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.llm
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+SYSTEM = "You label the emotion of social media posts. Answer with one word."
+OPTIONS = ["calm", "moderate", "intense", "very angry"]  # 2, 2, 2 and 2+ tokens
+
+
+def _prompts(n: int) -> list[str]:
+    words = ("the council closed the library and people are upset about it "
+             "while others say the budget had to be cut somewhere ").split()
+    return [f"Post {i}: " + " ".join(words[: 3 + (i * 7) % len(words)]) +
+            " How do you feel?" for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def llm(tmp_path_factory):
+    pytest.importorskip("torch")
+    from s3kit.llm import load_llm
+
+    return load_llm("embedded", dtype="float32", batch_size=64,
+                    cache=tmp_path_factory.mktemp("llmcache") / "r.sqlite")
+
+
+def _reference_logprob(llm, system, prompt, answer):
+    """Sum of answer-token log-probs from one plain forward pass over the whole text."""
+    import torch
+
+    prefix, suffix = llm._template(system)
+    head = llm._encode(prefix) + llm._encode(prompt + suffix)
+    ans = llm._encode(answer)
+    ids = torch.tensor([head + ans])
+    with torch.inference_mode():
+        logp = torch.log_softmax(llm._net(input_ids=ids).logits[0].float(), -1)
+    return float(sum(logp[len(head) - 1 + t, tok] for t, tok in enumerate(ans)))
+
+
+def test_score_matches_a_plain_forward_pass(llm):
+    prompt = _prompts(3)[2]
+    probs = llm.score([prompt], OPTIONS, system=SYSTEM)[0]
+    ref = np.array([_reference_logprob(llm, SYSTEM, prompt, o) for o in OPTIONS])
+    ref = np.exp(ref - ref.max())
+    np.testing.assert_allclose(probs, ref / ref.sum(), atol=1e-5)
+
+
+def test_score_alone_equals_score_in_a_batch_of_64(llm):
+    prompts = _prompts(64)
+    lengths = {len(llm._encode(p)) for p in prompts}
+    assert len(lengths) > 5  # really different lengths -> real left padding
+    llm.batch_size = 64
+    calls = llm.stats.calls
+    batch = llm.score(prompts, OPTIONS, system=SYSTEM)
+    multi_token_steps = sum(len(llm._encode(o)) > 1 for o in OPTIONS)
+    assert llm.stats.calls - calls <= 1 + 1 + multi_token_steps  # prefix + one batch + options
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-9)
+    assert batch.std(axis=0).max() > 1e-3  # answers depend on the prompt
+    saved, llm._cache = llm._cache, None  # the cache would answer the singles
+    try:
+        for i in (0, 17, 63):
+            alone = llm.score([prompts[i]], OPTIONS, system=SYSTEM)
+            np.testing.assert_allclose(alone[0], batch[i], atol=1e-5)
+    finally:
+        llm._cache = saved
+
+
+def test_response_cache_makes_rerun_free(llm, tmp_path):
+    from s3kit.llm import load_llm
+
+    cached = load_llm("embedded", dtype="float32", cache=tmp_path / "c.sqlite")
+    prompts = _prompts(5)
+    first = cached.score(prompts, ["yes", "no"], system=SYSTEM)
+    calls = cached.stats.calls
+    again = cached.score(prompts, ["yes", "no"], system=SYSTEM)
+    np.testing.assert_array_equal(first, again)
+    assert cached.stats.calls == calls and cached.stats.cache_hits == 5
+    texts = cached.generate(prompts[:2], max_new_tokens=6)
+    calls = cached.stats.calls
+    assert cached.generate(prompts[:2], max_new_tokens=6) == texts
+    assert cached.stats.calls == calls
+    # a different system prompt is a different question
+    cached.score(prompts[:1], ["yes", "no"], system="Be terse.")
+    assert cached.stats.calls > calls
+
+
+def test_generate_batched_equals_hf_generate(llm):
+    import torch
+
+    prompts = ["Write one short sentence about rain.", _prompts(20)[19]]
+    llm.batch_size = 16
+    texts = llm.generate(prompts, system=SYSTEM, max_new_tokens=10)
+    tok = llm.tokenizer
+    for prompt, text in zip(prompts, texts, strict=True):
+        prefix, suffix = llm._template(SYSTEM)
+        ids = torch.tensor([llm._encode(prefix) + llm._encode(prompt + suffix)])
+        with torch.inference_mode():
+            out = llm._net.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                    max_new_tokens=10, do_sample=False,
+                                    pad_token_id=tok.pad_token_id)
+        expected = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+        assert text == expected
+    sampled = llm.generate(prompts, system=SYSTEM, max_new_tokens=6, temperature=1.0, seed=1)
+    assert sampled == llm.generate(prompts[::-1], system=SYSTEM, max_new_tokens=6,
+                                   temperature=1.0, seed=1)[::-1]
+
+
+def test_logprob_batched_matches_reference(llm):
+    prompts = _prompts(3)
+    conts = ["I feel calm.", "This makes me really angry, honestly.", "Meh"]
+    sums, counts = llm.logprob(prompts, conts, system=SYSTEM)
+    for i in range(3):
+        assert counts[i] == len(llm._encode(conts[i]))
+        assert sums[i] == pytest.approx(_reference_logprob(llm, SYSTEM, prompts[i], conts[i]),
+                                        abs=1e-3)
+    perplexity = np.exp(-sums / counts)
+    assert np.all(np.isfinite(perplexity)) and np.all(perplexity > 1)
+
+
+PEFT_KINDS = ["prefix", "prompt", "ptuning", "lora"]
+
+
+@pytest.fixture(scope="module")
+def adapter_home(tmp_path_factory):
+    """A fresh cache dir whose models/ links to the real one (no second conversion)."""
+    from s3kit.config import cache_dir
+    from s3kit.llm.models import ensure_converted
+
+    ensure_converted()
+    home = tmp_path_factory.mktemp("s3kit_cache")
+    (home / "models").symlink_to(cache_dir() / "models", target_is_directory=True)
+    return home
+
+
+@pytest.mark.parametrize("kind", PEFT_KINDS)
+def test_untrained_peft_adapters_load_by_name(kind, adapter_home, monkeypatch, llm):
+    import torch
+    from peft import (
+        LoraConfig,
+        PrefixTuningConfig,
+        PromptEncoderConfig,
+        PromptTuningConfig,
+        get_peft_model,
+    )
+
+    from s3kit.llm import adapter_path, load_base_model, load_llm
+
+    monkeypatch.setenv("S3KIT_CACHE_DIR", str(adapter_home))
+    torch.manual_seed(0)
+    base, _ = load_base_model(dtype="float32")
+    config = {
+        "prefix": PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=8),
+        "prompt": PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=8),
+        "ptuning": PromptEncoderConfig(task_type="CAUSAL_LM", num_virtual_tokens=8,
+                                       encoder_hidden_size=64),
+        "lora": LoraConfig(task_type="CAUSAL_LM", r=4, target_modules=["q_proj", "v_proj"],
+                           init_lora_weights=False),
+    }[kind]
+    peft_model = get_peft_model(base, config)
+    if kind == "prefix":  # random init is tiny; make the prefix matter
+        with torch.no_grad():
+            for p in peft_model.prompt_encoder.parameters():
+                p.normal_(0, 1.0)
+    peft_model.save_pretrained(adapter_path(f"t-{kind}"))
+
+    tuned = load_llm("embedded", dtype="float32", adapter=f"t-{kind}", cache=False,
+                     batch_size=64)
+    assert tuned.adapter == f"t-{kind}"
+    prompts = _prompts(6)
+    batch = tuned.score(prompts, OPTIONS, system=SYSTEM)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-9)
+    alone = tuned.score(prompts[5:6], OPTIONS, system=SYSTEM)
+    np.testing.assert_allclose(alone[0], batch[5], atol=1e-5)
+    plain = llm.score(prompts, OPTIONS, system=SYSTEM)
+    assert np.abs(batch - plain).max() > 1e-3  # the adapter is really applied
+
+    # same numbers as PEFT's own forward over the full sequence (as in training)
+    peft_loaded = tuned.hf_model
+    prefix, suffix = tuned._template(SYSTEM)
+    head = tuned._encode(prefix) + tuned._encode(prompts[5] + suffix)
+    ref = []
+    for option in OPTIONS:
+        ans = tuned._encode(option)
+        ids = torch.tensor([head + ans])
+        with torch.inference_mode():
+            logits = peft_loaded(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0]
+        shift = logits.shape[0] - ids.shape[1]  # prompt-learning methods prepend virtual rows
+        logp = torch.log_softmax(logits.float(), -1)
+        ref.append(float(sum(logp[shift + len(head) - 1 + t, tok] for t, tok in enumerate(ans))))
+    ref = np.exp(np.array(ref) - max(ref))
+    np.testing.assert_allclose(alone[0], ref / ref.sum(), atol=1e-4)
+    assert all(isinstance(t, str) for t in tuned.generate(prompts[:2], max_new_tokens=5))
