@@ -49,6 +49,7 @@ from . import prompts as P
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decay_matrix", "decay_distribution", "decay_emotions", "choose",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
+           "decision_prompt",
            "write_posts", "update_states"]
 
 EMOTIONS = P.EMOTIONS
@@ -91,6 +92,8 @@ class AgentContext:
             posts) or plain strings.
         topic: what the event is about (e.g. ``"the two-child policy"``).
         language: ``"auto"``, ``"en"`` or ``"zh"``.
+        compact: use the compact prompts and system prompt (:data:`s3kit.prompts.SYSTEM_COMPACT`;
+            fewer tokens, for population simulations).
     """
 
     profile: Mapping = field(default_factory=dict)
@@ -99,6 +102,7 @@ class AgentContext:
     received: Sequence = ()
     topic: str | None = None
     language: str = "auto"
+    compact: bool = False
 
     def lang(self) -> str:
         """The resolved prompt language of this context."""
@@ -180,21 +184,39 @@ _PROMPT_FN = {"emotion": P.emotion_prompt, "attitude": P.attitude_prompt,
               "action": P.action_prompt}
 
 
+def decision_prompt(task: str, context: AgentContext, language: str | None = None) -> str:
+    """The exact prompt the ``task`` decision (``emotion``/``attitude``/``action``) sends.
+
+    Examples:
+        >>> p = decision_prompt("action", AgentContext({"gender": "male"}, language="en"))
+        >>> p.startswith("You are a male person.")
+        True
+    """
+    c = context
+    lang = c.lang() if language is None else language
+    return _PROMPT_FN[task](c.profile, c.state.emotion, c.state.attitude, c.topic,
+                            list(c.memory), list(c.received), lang, compact=c.compact)
+
+
 def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -> np.ndarray:
-    """One batched score call per language over ``contexts[rows]``; (len(rows), k)."""
+    """One batched score call per language over ``contexts[rows]``; (len(rows), k).
+
+    Identical prompts (same persona, state, memory and posts) are scored once.
+    """
     k = len(P.labels(task))
     out = np.zeros((len(rows), k))
     if len(rows) == 0:
         return out
-    langs = np.array([contexts[i].lang() for i in rows])
-    for lang in dict.fromkeys(langs):
-        sel = np.flatnonzero(langs == lang)
-        prompts = []
-        for j in sel:
-            c = contexts[rows[j]]
-            prompts.append(_PROMPT_FN[task](c.profile, c.state.emotion, c.state.attitude,
-                                            c.topic, list(c.memory), list(c.received), lang))
-        out[sel] = llm.score(prompts, P.options(task, lang), system=P.SYSTEM[lang])
+    groups = np.array([f"{contexts[i].lang()}|{int(contexts[i].compact)}" for i in rows])
+    for group in dict.fromkeys(groups):
+        lang, compact = group.split("|")
+        sel = np.flatnonzero(groups == group)
+        prompts = [decision_prompt(task, contexts[rows[j]], lang) for j in sel]
+        unique = list(dict.fromkeys(prompts))
+        where = {p: i for i, p in enumerate(unique)}
+        proba = np.asarray(llm.score(unique, P.options(task, lang),
+                                     system=P.system_prompt(lang, compact == "1")))
+        out[sel] = proba[[where[p] for p in prompts]]
     return out
 
 
@@ -330,14 +352,15 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
     contexts = list(contexts)
     modes = [modes] * len(contexts) if isinstance(modes, str) else list(modes)
     out = [""] * len(contexts)
-    langs = [c.lang() for c in contexts]
-    for lang in dict.fromkeys(langs):
-        sel = [i for i, lg in enumerate(langs) if lg == lang]
+    groups = [(c.lang(), c.compact) for c in contexts]
+    for lang, compact in dict.fromkeys(groups):
+        sel = [i for i, g in enumerate(groups) if g == (lang, compact)]
         prompts = [P.post_prompt(contexts[i].profile, contexts[i].state.emotion,
                                  contexts[i].state.attitude, contexts[i].topic,
                                  list(contexts[i].memory), list(contexts[i].received), lang,
-                                 mode=modes[i]) for i in sel]
-        texts = llm.generate(prompts, system=P.SYSTEM[lang], max_new_tokens=max_new_tokens,
+                                 mode=modes[i], compact=compact) for i in sel]
+        texts = llm.generate(prompts, system=P.system_prompt(lang, compact),
+                             max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed)
         for i, t in zip(sel, texts, strict=True):
             out[i] = t.strip().strip('"').strip()

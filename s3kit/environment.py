@@ -653,6 +653,60 @@ class SocialNetwork:
         row = self._index[post_id]
         return {**self._record(row), "removed": self._removed[row]}
 
+    def has_post(self, post_id: str) -> bool:
+        """Whether ``post_id`` is stored (removed posts included)."""
+        return post_id in self._index
+
+    def author(self, post_id: str) -> str:
+        """The author of a post (``KeyError`` if unknown)."""
+        return self._user[self._index[post_id]]
+
+    def event_of(self, post_id: str) -> Any:
+        """The event id of a post (``None`` when it belongs to none; ``KeyError`` if unknown)."""
+        return self._event[self._index[post_id]]
+
+    def post_time(self, post_id: str) -> pd.Timestamp:
+        """The publication time of a post (UTC; ``KeyError`` if unknown)."""
+        return _ts(self._time[self._index[post_id]])
+
+    def is_visible(self, post_id: str) -> bool:
+        """Whether a post is in feeds now: published, not removed, author not banned."""
+        return self._is_visible(self._index[post_id])
+
+    def event_posts(self, event_id: Any = None, since: Any = None,
+                    visible_only: bool = True) -> list[str]:
+        """Post ids in time order (ties: insertion order), filtered.
+
+        Args:
+            event_id: keep the posts of this event only (``None``: posts of any event or none).
+            since: keep posts published at or after this time (``None``: no lower bound).
+            visible_only: keep only posts visible now (see :meth:`is_visible`).
+
+        Examples:
+            >>> net = SocialNetwork(start="2023-01-01 00:00")
+            >>> net.add_user("a")
+            >>> net.add_post("a", "x", event_id="e1"), net.add_post("a", "y")
+            ('p0', 'p1')
+            >>> net.event_posts("e1"), net.event_posts()
+            (['p0'], ['p0', 'p1'])
+        """
+        lo = None if since is None else _to_ns(since)
+        out = []
+        for row in self._order:
+            if event_id is not None and self._event[row] != event_id:
+                continue
+            if lo is not None and self._time[row] < lo:
+                continue
+            if visible_only and not self._is_visible(row):
+                continue
+            out.append(self._post_id[row])
+        return out
+
+    def post_texts(self, limit: int | None = None) -> list[str]:
+        """Texts of the first ``limit`` stored posts (insertion order; missing texts skipped)."""
+        texts = self._text if limit is None else self._text[:int(limit)]
+        return [t for t in texts if isinstance(t, str)]
+
     @property
     def n_posts(self) -> int:
         """Number of posts stored (removed ones included)."""

@@ -355,3 +355,24 @@ def test_user_tiers_single_out_hubs_when_most_users_have_no_follower():
     assert sorted(tiers.index[tiers == "influential"]) == ["a9", "hub"]
     assert {tiers[f"a{i}"] for i in range(9)} == {"regular"}
     assert (tiers == "low-impact").sum() == 200
+
+
+def test_event_posts_and_post_accessors_follow_visibility():
+    net = SocialNetwork(start="2023-01-01 00:00")
+    for u in ("a", "b"):
+        net.add_user(u)
+    p0 = net.add_post("a", "first", event_id="e1")
+    p1 = net.add_post("b", "second", event_id="e1")
+    p2 = net.add_post("a", "later", event_id="e1", time="2023-01-01 05:00")
+    p3 = net.add_post("a", "other")
+    assert net.event_posts("e1") == [p0, p1]  # p2 is in the future
+    assert net.event_posts("e1", visible_only=False) == [p0, p1, p2]
+    net.remove_post(p0)
+    net.ban_user("b")
+    assert net.event_posts("e1") == [] and net.event_posts() == [p3]
+    assert not net.is_visible(p1) and net.has_post(p1) and not net.has_post("nope")
+    assert net.author(p1) == "b" and net.event_of(p1) == "e1" and net.event_of(p3) is None
+    assert net.post_time(p2) == pd.Timestamp("2023-01-01 05:00", tz="UTC")
+    net.tick(6)
+    assert net.event_posts("e1", since="2023-01-01 01:00") == [p2]
+    assert net.post_texts(2) == ["first", "second"]

@@ -136,3 +136,21 @@ def test_bank_scales_to_10k_agents_quickly():
     bank.deliver(users, msgs, kinds="followee", times=rng.uniform(0, 24, size=100_000))
     assert time.perf_counter() - t < 5.0
     assert bank.sizes().max() == 5
+
+
+def test_top_matches_explain_ranking_for_many_users():
+    from s3kit.embeddings import HashingEmbedder
+    from s3kit.memory import MemoryBank
+
+    bank = MemoryBank(["a", "b", "c"], ["cats", "football", "cats and dogs"],
+                      embedder=HashingEmbedder(dim=64), memory_size=3, half_life_hours=2)
+    for t, text in enumerate(["cat video", "match report", "dog park", "cat food"]):
+        bank.add_message(text, ["a", "b", "c"][: 1 + t % 3], kind="followee", time=t,
+                         post_id=f"p{t}")
+    top = bank.top(["c", "a", "b"], now=5, k=2)
+    for user, got in zip("cab", top, strict=True):
+        expected = bank.explain(user, now=5).head(2)
+        assert [p for p, _ in got] == expected["post_id"].tolist()
+        assert [t for _, t in got] == expected["text"].tolist()
+    assert bank.top([], now=5, k=2) == []
+    assert bank.kinds("a") == ["followee"] * len(bank.pool("a"))

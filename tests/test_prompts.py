@@ -68,3 +68,16 @@ def test_english_options_are_single_tokens_where_promised():
     for task in ("emotion", "attitude", "action", "gender", "age", "occupation"):
         for o in P.options(task, "en"):
             assert len(tok(o, add_special_tokens=False)["input_ids"]) == 1, (task, o)
+
+
+def test_received_feed_posts_name_their_source_not_their_kind():
+    from s3kit.prompts import emotion_prompt
+
+    # a feed post: kind is original/repost, source is who it came from
+    p = emotion_prompt({"gender": "male"}, received=[
+        {"text": "hello", "kind": "repost", "source": "mutual"}], language="en")
+    assert '<post from="a mutual friend">hello</post>' in p
+    # plain received dicts keep working with the source kind in `kind`
+    p = emotion_prompt({"gender": "male"}, received=[{"text": "hi", "kind": "recommended"}],
+                       language="en")
+    assert '<post from="a recommended account">hi</post>' in p

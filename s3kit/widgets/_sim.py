@@ -120,42 +120,30 @@ DEFAULT_SIMULATION_FACTORY = build_simulation
 # ---------------------------------------------------------------------------- reading
 def replicate(sim):
     """The replicate being stepped (or the last finished one); ``None`` before any step."""
-    if sim is None:
-        return None
-    rep = getattr(sim, "_rep", None)
-    return rep if rep is not None else getattr(sim, "_last_rep", None)
+    return None if sim is None else sim.replicate_
 
 
 def records_frame(sim) -> pd.DataFrame:
     """Per-step, per-agent tidy frame of the steps run so far (current replicate)."""
-    rep = replicate(sim)
-    if rep is None or not rep.frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in (
-            "step", "user_id", "active", "emotion", "attitude", "action", "post_id")})
-    return pd.concat(rep.frames, ignore_index=True)
+    return sim.records()
 
 
 def curves_frame(sim) -> pd.DataFrame:
     """Aggregate curves (one row per step run so far) of the current replicate."""
-    rep = replicate(sim)
-    if rep is None or not rep.curves:
-        return pd.DataFrame({"step": pd.Series(dtype="int64"),
-                             "adopters": pd.Series(dtype="int64")})
-    return pd.DataFrame(rep.curves)
+    return sim.curves()
 
 
 def network_of(sim):
     """The network the current replicate lives in (the original before the first step)."""
-    rep = replicate(sim)
-    return rep.network if rep is not None else sim.network
+    return sim.current_network
 
 
 def memory_table(sim, user_id: str) -> pd.DataFrame:
     """``MemoryPool.explain()`` of one user at the current clock time."""
-    rep = replicate(sim)
-    if rep is None or rep.memory is None:
+    pool = sim.memory_pool(user_id)
+    if pool is None:
         return pd.DataFrame()
-    return rep.memory.pool(user_id).explain(now=rep.network.now)
+    return pool.explain(now=sim.current_network.now)
 
 
 def agent_history(sim, user_id: str) -> pd.DataFrame:
@@ -177,9 +165,10 @@ def last_decision(sim, user_id: str) -> dict[str, Any] | None:
         ``None`` when the simulation keeps no such trace.
     """
     trace = getattr(sim, "last_decisions", None)
-    if trace is not None:  # the simulation's own trace, when it keeps one
+    if trace is not None:  # the simulation's own trace (Simulation.last_decisions)
         value = trace(user_id) if callable(trace) else trace.get(user_id)
-        return value or None
+        if value:
+            return value
     recorder = getattr(sim, "llm", None)
     rep = replicate(sim)
     if not isinstance(recorder, RecordingLLM) or rep is None:
@@ -285,8 +274,7 @@ def draw_network(sim, size: int = 60, cache: dict | None = None):
     if len(last):
         act = last[last["active"].astype(bool)]
         active = dict(zip(act["user_id"].astype(str), act["emotion"].astype(str), strict=True))
-    rep = replicate(sim)
-    adopters = set(rep.adopters) if rep is not None else set()
+    adopters = sim.adopters()
     banned = set(network.banned)
     colors = [EMOTION_COLORS.get(active[u], "#999") if u in active else "#d9d9d9"
               for u in nodes]
@@ -325,8 +313,7 @@ def summary_text(sim, curves: pd.DataFrame, step: int, cfg: ReplayConfig) -> str
         if "positive_share" in last and pd.notna(last["positive_share"]):
             parts.append(f"positive {float(last['positive_share']):.0%}")
     else:
-        rep = replicate(sim)
-        parts.append(f"adopters {len(rep.adopters) if rep is not None else '?'}")
+        parts.append(f"adopters {len(sim.adopters())}")
     llm = getattr(sim, "llm", None)
     stats = getattr(llm, "stats", None)
     if stats is not None:
