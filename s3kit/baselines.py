@@ -196,6 +196,20 @@ def _observed(cascades: pd.DataFrame, index: Mapping):
         yield idx, grp["step"].to_numpy(dtype=np.int64)
 
 
+def _observed_exposures(cascades: pd.DataFrame, index: Mapping, matrix):
+    """Yield, per cascade, ``(idx, steps, t, pos, src)`` for fitting on a CSR ``matrix``.
+
+    ``idx``/``steps`` as :func:`_observed`; ``t`` is every node's adoption step (int64 max:
+    never adopted); ``pos`` indexes the matrix entries out of the adopters, ``src`` their rows.
+    """
+    n = matrix.shape[0]
+    for idx, steps in _observed(cascades, index):
+        t = np.full(n, np.iinfo(np.int64).max)
+        t[idx] = steps
+        pos, src = _gather_rows(matrix.indptr, idx)
+        yield idx, steps, t, pos, src
+
+
 class _GraphSpreadModel:
     """Shared machinery of the graph spread models (graph set-up, seeds, replicates)."""
 
@@ -374,10 +388,7 @@ class IndependentCascade(_GraphSpreadModel):
         k_hist: dict[int, int] = {}
         m = self.exposure_
         n = m.shape[0]
-        for idx, steps in _observed(cascades, self.index_):
-            t = np.full(n, np.iinfo(np.int64).max)
-            t[idx] = steps
-            pos, src = _gather_rows(m.indptr, idx)
+        for idx, steps, t, pos, src in _observed_exposures(cascades, self.index_, m):
             tgt = m.indices[pos]
             att = t[src] + 1
             if horizon is not None:
@@ -423,27 +434,15 @@ class IndependentCascade(_GraphSpreadModel):
 
     def _run(self, schedule, n_steps, rng) -> np.ndarray:
         m, p = self.exposure_, self.p_
-        n = m.shape[0]
-        step_of = np.full(n, -1, dtype=np.int64)
-        frontier = np.empty(0, dtype=np.int64)
-        last_forced = max(schedule, default=-1)
-        for t in range(n_steps + 1):
-            parts = []
-            if t > 0 and frontier.size:
-                pos, _ = _gather_rows(m.indptr, frontier)
-                tgt = m.indices[pos]
-                if p < 1.0:
-                    tgt = tgt[rng.random(tgt.size) < p]
-                parts.append(tgt)
-            if t in schedule:
-                parts.append(schedule[t])
-            new = np.unique(np.concatenate(parts)) if parts else frontier[:0]
-            new = new[step_of[new] < 0]
-            if new.size == 0 and t >= last_forced:
-                break
-            step_of[new] = t
-            frontier = new
-        return step_of
+
+        def spread(frontier: np.ndarray) -> np.ndarray:
+            pos, _ = _gather_rows(m.indptr, frontier)
+            tgt = m.indices[pos]
+            if p < 1.0:
+                tgt = tgt[rng.random(tgt.size) < p]
+            return tgt
+
+        return _spread_steps(m.shape[0], schedule, n_steps, spread)
 
 
 # ----------------------------------------------------------------------------- LT
@@ -540,10 +539,7 @@ class LinearThreshold(_GraphSpreadModel):
         lows, ups, cens = [], [], []
         w = self.weights_
         n = w.shape[0]
-        for idx, steps in _observed(cascades, self.index_):
-            t = np.full(n, np.iinfo(np.int64).max)
-            t[idx] = steps
-            pos, src = _gather_rows(w.indptr, idx)
+        for idx, steps, t, pos, src in _observed_exposures(cascades, self.index_, w):
             tgt, wt, ts = w.indices[pos], w.data[pos], t[src]
             tv = t[tgt]
             adopted = tv < np.iinfo(np.int64).max
@@ -581,26 +577,41 @@ class LinearThreshold(_GraphSpreadModel):
         n = w.shape[0]
         theta = self._draw_thresholds(rng)
         influence = np.zeros(n)
-        step_of = np.full(n, -1, dtype=np.int64)
-        frontier = np.empty(0, dtype=np.int64)
-        last_forced = max(schedule, default=-1)
-        for t in range(n_steps + 1):
-            parts = []
-            if t > 0 and frontier.size:
-                pos, _ = _gather_rows(w.indptr, frontier)
-                tgt = w.indices[pos]
-                np.add.at(influence, tgt, w.data[pos])
-                cand = np.unique(tgt)
-                parts.append(cand[influence[cand] >= theta[cand] - 1e-12])
-            if t in schedule:
-                parts.append(schedule[t])
-            new = np.unique(np.concatenate(parts)) if parts else frontier[:0]
-            new = new[step_of[new] < 0]
-            if new.size == 0 and t >= last_forced:
-                break
-            step_of[new] = t
-            frontier = new
-        return step_of
+
+        def spread(frontier: np.ndarray) -> np.ndarray:
+            pos, _ = _gather_rows(w.indptr, frontier)
+            tgt = w.indices[pos]
+            np.add.at(influence, tgt, w.data[pos])
+            cand = np.unique(tgt)
+            return cand[influence[cand] >= theta[cand] - 1e-12]
+
+        return _spread_steps(n, schedule, n_steps, spread)
+
+
+def _spread_steps(n: int, schedule: dict, n_steps: int, spread) -> np.ndarray:
+    """Step at which each of ``n`` nodes activates (-1: never), shared by IC and LT.
+
+    At step 0 only the nodes forced by ``schedule`` (step -> node indices) activate; at each
+    later step ``spread(frontier)`` proposes nodes reached from those activated one step
+    before, plus the nodes forced at that step. Nodes activate once; the run stops early when
+    nothing new activates and no forced step is left.
+    """
+    step_of = np.full(n, -1, dtype=np.int64)
+    frontier = np.empty(0, dtype=np.int64)
+    last_forced = max(schedule, default=-1)
+    for t in range(n_steps + 1):
+        parts = []
+        if t > 0 and frontier.size:
+            parts.append(spread(frontier))
+        if t in schedule:
+            parts.append(schedule[t])
+        new = np.unique(np.concatenate(parts)) if parts else frontier[:0]
+        new = new[step_of[new] < 0]
+        if new.size == 0 and t >= last_forced:
+            break
+        step_of[new] = t
+        frontier = new
+    return step_of
 
 
 def _fit_censored_beta(lows, ups, cens) -> tuple[float, float, float]:

@@ -412,24 +412,15 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
 
 
 def plot_confusion(y_true, y_pred, classes: Sequence[str], ax=None, title: str | None = None):
-    """Confusion matrix (counts) as a heatmap; returns the Axes."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import confusion_matrix
+    """Confusion matrix (counts) as a heatmap; returns the Axes.
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.2, 3))
-    cm = confusion_matrix(list(y_true), list(y_pred), labels=list(classes))
-    ax.imshow(cm, cmap="Blues")
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center",
-                color="white" if v > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(classes)), classes)
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if title:
-        ax.set_title(title)
-    return ax
+    The same drawing as :func:`s3kit.reports.plot_confusion`, from label sequences (see
+    :func:`s3kit.reports.confusion_heatmap`).
+    """
+    from .reports import confusion_heatmap
+
+    return confusion_heatmap(list(y_true), list(y_pred), classes, normalize=False, ax=ax,
+                             title=title, figsize=(3.2, 3))
 
 
 def plot_tuning_curve(curve: pd.DataFrame, ax=None):

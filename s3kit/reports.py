@@ -39,6 +39,7 @@ __all__ = [
     "run_label_tasks",
     "roc_frame",
     "calibration_frame",
+    "confusion_heatmap",
     "plot_confusion",
     "plot_roc",
     "plot_calibration",
@@ -344,21 +345,55 @@ def plot_confusion(predictions: pd.DataFrame, task: str, model: str = AGENTS,
     Returns:
         The Axes (a seaborn heatmap; cell texts are the shares or counts).
     """
-    import seaborn as sns
-
     part = _select(predictions, task, model)
     wide, labels = _wide(part)
     pred = np.asarray(labels, dtype=object)[wide[labels].to_numpy(float).argmax(axis=1)]
-    table = pd.crosstab(pd.Categorical(wide["y_true"], categories=labels),
-                        pd.Categorical(pred, categories=labels), dropna=False)
+    return confusion_heatmap(wide["y_true"], pred, labels, normalize=normalize, ax=ax,
+                             title=f"{task}: {part['model'].iloc[0]}")
+
+
+def confusion_heatmap(y_true, y_pred, labels: Sequence[str], normalize: bool = False,
+                      ax: matplotlib.axes.Axes | None = None, title: str | None = None,
+                      figsize: tuple[float, float] = (4, 3.5)) -> matplotlib.axes.Axes:
+    """Confusion matrix of label sequences (rows: true label, columns: predicted label).
+
+    Values outside ``labels`` are not counted; a label never seen still gets its row/column.
+
+    Args:
+        y_true: true labels.
+        y_pred: predicted labels (same length).
+        labels: label order of the rows and columns.
+        normalize: show row shares (recall per true label) instead of counts.
+        ax: Axes to draw on (``None``: a new figure of ``figsize``).
+        title: Axes title (``None``: none).
+        figsize: size of the new figure.
+
+    Returns:
+        The Axes (a seaborn heatmap; cell texts are the shares or counts).
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> ax = confusion_heatmap(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
+        >>> [t.get_text() for t in ax.texts]
+        ['1', '1', '0', '1']
+    """
+    import seaborn as sns
+
+    labels = list(labels)
+    y_true, y_pred = pd.Series(list(y_true), dtype=object), pd.Series(list(y_pred), dtype=object)
+    known = (y_true.isin(labels) & y_pred.isin(labels)).to_numpy()
+    table = pd.crosstab(pd.Categorical(y_true[known], categories=labels),
+                        pd.Categorical(y_pred[known], categories=labels), dropna=False)
     if normalize:
         table = table.div(table.sum(axis=1).replace(0, np.nan), axis=0)
-    ax = _axes(ax, (4, 3.5))
+    ax = _axes(ax, figsize)
     sns.heatmap(table, annot=True, fmt=".2f" if normalize else "d", cmap="Blues",
                 vmin=0, vmax=1 if normalize else None, cbar=False, ax=ax)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{task}: {part['model'].iloc[0]}")
+    if title:
+        ax.set_title(title)
     return ax
 
 

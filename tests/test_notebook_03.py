@@ -9,33 +9,21 @@ recomputable from the predictions, figures written.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import assert_png_figures, read_clean_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "notebooks" / "03_individual_prediction.ipynb"
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_notebook_03_structure_and_no_outputs():
-    import nbformat
-
-    nb = nbformat.read(NB, as_version=4)
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# 03")
+    nb = read_clean_notebook(NB, "03")
     params = nb.cells[1]
-    assert params.metadata.get("tags") == ["parameters"]
     assert [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])] == [params]
-    assert "Try this" in nb.cells[-1].source
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-    if shutil.which("nbstripout"):
-        subprocess.run(["nbstripout", "--verify", str(NB)], check=True)
 
 
 def test_notebook_03_parameters_are_plain_literals():
@@ -89,6 +77,4 @@ def test_notebook_03_runs_and_writes_consistent_artefacts(tmp_path, shared_data_
             acc = float((best["label"] == best["y_true"]).mean())
             assert acc == pytest.approx(metrics["acc"], abs=1e-9), (task, model)
 
-    for name in ("confusion.png", "roc.png", "calibration.png"):
-        data = (out / "figures" / name).read_bytes()
-        assert data.startswith(PNG) and len(data) > 10_000, name
+    assert_png_figures(out / "figures", ("confusion.png", "roc.png", "calibration.png"))

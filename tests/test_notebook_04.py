@@ -10,33 +10,21 @@ from __future__ import annotations
 
 import ast
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from _helpers import assert_png_figures, read_clean_notebook
 
 from s3kit import ReplayConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 NB = ROOT / "notebooks" / "04_population_replay.ipynb"
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def test_notebook_04_structure_and_no_outputs():
-    import nbformat
-
-    nb = nbformat.read(NB, as_version=4)
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# 04")
-    assert nb.cells[1].metadata.get("tags") == ["parameters"]
-    assert "Try this" in nb.cells[-1].source
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-    if shutil.which("nbstripout"):
-        subprocess.run(["nbstripout", "--verify", str(NB)], check=True)
+    read_clean_notebook(NB, "04")
 
 
 def test_notebook_04_parameters_are_config_fields_with_default_yaml_values():
@@ -104,6 +92,4 @@ def test_notebook_04_scenario_run_writes_artefacts(tmp_path):
     assert {"simulated:emotion_pearson_r", "simulated:attitude_rmse",
             "logistic:spread_nrmse", "independent_cascade:final_size_error"} <= set(fidelity)
 
-    for name in ("replay_vs_real.png", "spread.png"):
-        data = (out / "figures" / name).read_bytes()
-        assert data.startswith(PNG) and len(data) > 10_000, name
+    assert_png_figures(out / "figures", ("replay_vs_real.png", "spread.png"))

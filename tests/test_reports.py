@@ -171,3 +171,21 @@ def test_plot_replay_trend_draws_real_and_simulated():
     with pytest.raises(ValueError, match="measure"):
         plot_replay_trend(curves, "mood")
     plt.close("all")
+
+
+def test_demographics_confusion_counts_match_sklearn_and_reports_drawing():
+    from sklearn.metrics import confusion_matrix
+
+    from s3kit.demographics import plot_confusion as plot_confusion_labels
+
+    y_true = ["male", "male", "female", "female", "female", "unknown"]
+    y_pred = ["male", "female", "female", "female", "male", "male"]
+    classes = ["male", "female"]
+    ax = plot_confusion_labels(y_true, y_pred, classes, title="tuned")
+    counts = [int(t.get_text()) for t in ax.texts]
+    assert counts == confusion_matrix(y_true, y_pred, labels=classes).ravel().tolist()
+    assert counts == [1, 1, 1, 2]  # the "unknown" item is not counted
+    assert [t.get_text() for t in ax.get_xticklabels()] == classes
+    assert [t.get_text() for t in ax.get_yticklabels()] == classes
+    assert ax.get_title() == "tuned" and ax.get_xlabel() == "predicted"
+    plt.close("all")

@@ -232,6 +232,15 @@ def _language(texts) -> str:
 # ----------------------------------------------------------------------------- label tasks
 
 
+def _tag_language(ev: pd.DataFrame, tr: pd.DataFrame, texts) -> str:
+    """Language of ``texts`` (from the eval items), written to ``ev`` and a non-empty ``tr``."""
+    lang = _language(texts)
+    ev["language"] = lang
+    if not tr.empty:
+        tr["language"] = lang
+    return lang
+
+
 def emotion_task(train: SocialDataset, eval: SocialDataset, dataset: str | None = None,  # noqa: A002
                  n_eval: int | None = None, n_train: int | None = None, seed: int = 0
                  ) -> Task | None:
@@ -352,10 +361,7 @@ def attitude_change_task(train: SocialDataset, eval: SocialDataset,  # noqa: A00
     if ev.empty:
         return None
     tr = items(train)
-    lang = _language(ev["text"])
-    ev["language"] = lang
-    if not tr.empty:
-        tr["language"] = lang
+    lang = _tag_language(ev, tr, ev["text"])
     return Task("attitude_change", dataset or eval.name, _sample(tr, n_train, seed),
                 balanced_sample(ev, n_eval, seed=seed), _ATTITUDES,
                 {"mapping": STANCE_ATTITUDE, "language": lang,
@@ -397,10 +403,7 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
     if ev.empty:
         return None
     tr = items(train)
-    lang = _language(ev["text"].fillna("").tolist() + ev["bio"].fillna("").tolist())
-    ev["language"] = lang
-    if not tr.empty:
-        tr["language"] = lang
+    lang = _tag_language(ev, tr, ev["text"].fillna("").tolist() + ev["bio"].fillna("").tolist())
     return Task("gender", dataset or eval.name, _sample(tr, n_train, seed),
                 balanced_sample(ev, n_eval, seed=seed), ("male", "female"),
                 {"language": lang, "min_confidence": min_confidence,
@@ -551,10 +554,7 @@ def content_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
     if ev.empty:
         return None
     tr = items(train)
-    lang = _language(ev["text"])
-    ev["language"] = lang
-    if not tr.empty:
-        tr["language"] = lang
+    lang = _tag_language(ev, tr, ev["text"])
     return Task("content", dataset or eval.name, _sample(tr, n_train, seed),
                 _sample(ev, n_eval, seed), (),
                 {"language": lang, "min_chars": min_chars})

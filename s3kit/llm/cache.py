@@ -26,7 +26,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResponseCache", "cache_key", "default_cache_path", "open_cache"]
+import numpy as np
+
+from .base import _as_str_list
+
+__all__ = ["CachedBackend", "ResponseCache", "cache_key", "default_cache_path", "open_cache"]
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -139,3 +143,96 @@ def open_cache(cache: bool | str | os.PathLike | ResponseCache | None) -> Respon
     if cache is True:
         return ResponseCache(default_cache_path())
     return ResponseCache(cache)
+
+
+class CachedBackend:
+    """Mixin with the response-cache keys and look-ups shared by the model backends.
+
+    The class using it has ``backend``, ``model``, ``stats`` (a ``CallStats``) and ``_cache``
+    (a ``ResponseCache`` or ``None``) and names, in ``_key_identity()``, what else besides
+    backend and model decides an answer (adapter, dtype, server URL, ...).
+    """
+
+    def _key_identity(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _key(self, kind: str, system, prompt: str, **extra) -> str:
+        return cache_key({"kind": kind, "backend": self.backend, "model": self.model,
+                          **self._key_identity(),
+                          "system": system, "prompt": prompt, **extra})
+
+    def _ensure(self) -> None:
+        """Hook run after the argument checks, before keys are made (e.g. load the model)."""
+
+    def _cached_scores(self, prompts, options, system):
+        """Checked ``score`` arguments with the rows the cache answers already filled in.
+
+        Returns:
+            ``(prompts, options, result, keys, todo)``: ``result`` (n_prompts, n_options) has
+            the cached rows, ``todo`` the indices still to compute.
+        """
+        prompts = _as_str_list(prompts, "prompts")
+        options = _as_str_list(options, "options")
+        if not options or len(set(options)) != len(options) or any(not o for o in options):
+            raise ValueError("options must be distinct non-empty strings")
+        self._ensure()
+        result = np.zeros((len(prompts), len(options)))
+        keys = [self._key("score", system, p, options=options) for p in prompts]
+        found = self._lookup(keys)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        for i, k in enumerate(keys):
+            if k in found:
+                result[i] = found[k]
+        return prompts, options, result, keys, todo
+
+    def _cached_generations(self, prompts, system, max_new_tokens, temperature, seed):
+        """Checked ``generate`` arguments with the answers the cache has already filled in.
+
+        Returns:
+            ``(prompts, result, keys, todo, seed)``: ``result`` holds ``None`` where
+            ``todo`` (the indices to generate) points; ``seed`` defaults to ``self.seed``.
+        """
+        prompts = _as_str_list(prompts, "prompts")
+        self._ensure()
+        seed = self.seed if seed is None else seed
+        params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
+                  "seed": seed if temperature > 0 else None}
+        keys = [self._key("generate", system, p, **params) for p in prompts]
+        found = self._lookup(keys)
+        result = [found.get(k) for k in keys]
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        return prompts, result, keys, todo, seed
+
+    def _cached_logprobs(self, prompts, continuations, system):
+        """Checked ``logprob`` arguments with the sums and counts the cache answers filled in.
+
+        Returns:
+            ``(prompts, continuations, sums, counts, keys, found)``.
+        """
+        prompts = _as_str_list(prompts, "prompts")
+        continuations = _as_str_list(continuations, "continuations")
+        if len(prompts) != len(continuations):
+            raise ValueError("prompts and continuations must have the same length")
+        self._ensure()
+        sums = np.zeros(len(prompts))
+        counts = np.zeros(len(prompts), dtype=np.int64)
+        keys = [self._key("logprob", system, p, continuation=c)
+                for p, c in zip(prompts, continuations, strict=True)]
+        found = self._lookup(keys)
+        for i, k in enumerate(keys):
+            if k in found:
+                sums[i], counts[i] = found[k]
+        return prompts, continuations, sums, counts, keys, found
+
+    def _lookup(self, keys: list[str]) -> dict[str, Any]:
+        """Cached answers for ``keys`` (counted in ``stats.cache_hits``); ``{}`` without a cache."""
+        if self._cache is None:
+            return {}
+        found = self._cache.get_many(list(dict.fromkeys(keys)))
+        self.stats.cache_hits += sum(1 for k in keys if k in found)
+        return found
+
+    def _store(self, items: dict[str, Any]) -> None:
+        """Write fresh answers to the cache, if there is one."""
+        if self._cache is not None:
+            self._cache.put_many(items)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .base import CallStats, _as_str_list, normalise_log_scores
-from .cache import ResponseCache, cache_key, open_cache
+from .base import CallStats, normalise_log_scores
+from .cache import CachedBackend, ResponseCache, open_cache
 from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model
 
 __all__ = ["EmbeddedLLM"]
@@ -44,7 +44,7 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-class EmbeddedLLM:
+class EmbeddedLLM(CachedBackend):
     """A local causal LM behind the ``LLM`` protocol (see ``load_llm``).
 
     Args:
@@ -277,17 +277,8 @@ class EmbeddedLLM:
         return out.logits, mask, positions[:, -1]
 
     # ------------------------------------------------------------------ cache helpers
-    def _key(self, kind: str, system, prompt: str, **extra) -> str:
-        return cache_key({"kind": kind, "backend": self.backend, "model": self.model,
-                          "adapter": self._adapter_id, "dtype": self._dtype_name,
-                          "system": system, "prompt": prompt, **extra})
-
-    def _lookup(self, keys: list[str]) -> dict:
-        if self._cache is None:
-            return {}
-        found = self._cache.get_many(list(dict.fromkeys(keys)))
-        self.stats.cache_hits += sum(1 for k in keys if k in found)
-        return found
+    def _key_identity(self) -> dict:
+        return {"adapter": self._adapter_id, "dtype": self._dtype_name}
 
     def _order(self, todo: list[int], lengths: list[int]):
         order = sorted(todo, key=lambda i: -lengths[i])
@@ -313,18 +304,7 @@ class EmbeddedLLM:
         Returns:
             Array (n_prompts, n_options); rows sum to 1.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        options = _as_str_list(options, "options")
-        if not options or len(set(options)) != len(options) or any(not o for o in options):
-            raise ValueError("options must be distinct non-empty strings")
-        self._ensure()
-        result = np.zeros((len(prompts), len(options)))
-        keys = [self._key("score", system, p, options=options) for p in prompts]
-        found = self._lookup(keys)
-        todo = [i for i, k in enumerate(keys) if k not in found]
-        for i, k in enumerate(keys):
-            if k in found:
-                result[i] = found[k]
+        prompts, options, result, keys, todo = self._cached_scores(prompts, options, system)
         if todo:
             torch = self._torch
             t0 = time.perf_counter()
@@ -362,8 +342,7 @@ class EmbeddedLLM:
             self.stats.seconds += elapsed
             self._timing["score"][0] += len(todo)
             self._timing["score"][1] += elapsed
-            if self._cache is not None:
-                self._cache.put_many(fresh)
+            self._store(fresh)
         return result
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
@@ -384,15 +363,8 @@ class EmbeddedLLM:
         Returns:
             One string per prompt (stripped, without the end-of-turn token).
         """
-        prompts = _as_str_list(prompts, "prompts")
-        self._ensure()
-        seed = self.seed if seed is None else seed
-        params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
-                  "seed": seed if temperature > 0 else None}
-        keys = [self._key("generate", system, p, **params) for p in prompts]
-        found = self._lookup(keys)
-        result = [found.get(k) for k in keys]
-        todo = [i for i, k in enumerate(keys) if k not in found]
+        prompts, result, keys, todo, seed = self._cached_generations(
+            prompts, system, max_new_tokens, temperature, seed)
         if todo and max_new_tokens > 0:
             torch = self._torch
             t0 = time.perf_counter()
@@ -442,8 +414,7 @@ class EmbeddedLLM:
             self.stats.seconds += elapsed
             self._timing["generate"][0] += n_generated
             self._timing["generate"][1] += elapsed
-            if self._cache is not None:
-                self._cache.put_many(fresh)
+            self._store(fresh)
         return [r if r is not None else "" for r in result]
 
     def _choose(self, logits, temperature: float, gens):
@@ -466,19 +437,8 @@ class EmbeddedLLM:
         Returns:
             ``(summed log-prob, number of tokens)`` arrays; perplexity = ``exp(-sum / n)``.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        continuations = _as_str_list(continuations, "continuations")
-        if len(prompts) != len(continuations):
-            raise ValueError("prompts and continuations must have the same length")
-        self._ensure()
-        sums = np.zeros(len(prompts))
-        counts = np.zeros(len(prompts), dtype=np.int64)
-        keys = [self._key("logprob", system, p, continuation=c)
-                for p, c in zip(prompts, continuations, strict=True)]
-        found = self._lookup(keys)
-        for i, k in enumerate(keys):
-            if k in found:
-                sums[i], counts[i] = found[k]
+        prompts, continuations, sums, counts, keys, found = self._cached_logprobs(
+            prompts, continuations, system)
         todo = [i for i, k in enumerate(keys) if k not in found]
         if todo:
             torch = self._torch
@@ -507,8 +467,7 @@ class EmbeddedLLM:
                 state["n_prefix_tokens"] + lengths[i] - len(conts[i]) for i in todo)
             self.stats.completion_tokens += sum(len(conts[i]) for i in todo)
             self.stats.seconds += time.perf_counter() - t0
-            if self._cache is not None:
-                self._cache.put_many(fresh)
+            self._store(fresh)
         return sums, counts
 
     def throughput(self) -> dict:

@@ -39,8 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import BackendError
-from .base import CallStats, _as_str_list, normalise_log_scores
-from .cache import ResponseCache, cache_key, open_cache
+from .base import CallStats, normalise_log_scores
+from .cache import CachedBackend, ResponseCache, open_cache
 from .models import MODELS
 
 __all__ = ["OpenAILLM"]
@@ -84,7 +84,7 @@ def _retryable(exc: BaseException) -> bool:
     return False
 
 
-class OpenAILLM:
+class OpenAILLM(CachedBackend):
     """``LLM`` protocol over an OpenAI-compatible HTTP API.
 
     Args:
@@ -233,17 +233,8 @@ class OpenAILLM:
         return template.render(messages=self._messages(prompt, system),
                                add_generation_prompt=True, bos_token="")
 
-    def _key(self, kind: str, system, prompt: str, **extra) -> str:
-        return cache_key({"kind": kind, "backend": self.backend, "model": self.model,
-                          "base_url": self.base_url, "adapter": self.adapter,
-                          "system": system, "prompt": prompt, **extra})
-
-    def _cached(self, keys: list[str]) -> dict:
-        if self._cache is None:
-            return {}
-        found = self._cache.get_many(list(dict.fromkeys(keys)))
-        self.stats.cache_hits += sum(1 for k in keys if k in found)
-        return found
+    def _key_identity(self) -> dict:
+        return {"base_url": self.base_url, "adapter": self.adapter}
 
     # ------------------------------------------------------------------ scoring modes
     def _echo_logprob(self, prompt_text: str, answer: str) -> tuple[float, int]:
@@ -376,17 +367,7 @@ class OpenAILLM:
         Returns:
             Array (n_prompts, n_options); rows sum to 1.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        options = _as_str_list(options, "options")
-        if not options or len(set(options)) != len(options) or any(not o for o in options):
-            raise ValueError("options must be distinct non-empty strings")
-        result = np.zeros((len(prompts), len(options)))
-        keys = [self._key("score", system, p, options=options) for p in prompts]
-        found = self._cached(keys)
-        todo = [i for i, k in enumerate(keys) if k not in found]
-        for i, k in enumerate(keys):
-            if k in found:
-                result[i] = found[k]
+        prompts, options, result, keys, todo = self._cached_scores(prompts, options, system)
         if todo:
             t0 = time.perf_counter()
             if self._mode is None:  # settle the mode on one prompt before fanning out
@@ -399,8 +380,7 @@ class OpenAILLM:
                 result[i] = row
             self.stats.prompts += len(todo)
             self.stats.seconds += time.perf_counter() - t0
-            if self._cache is not None:
-                self._cache.put_many({keys[i]: result[i].tolist() for i in todo})
+            self._store({keys[i]: result[i].tolist() for i in todo})
         return result
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
@@ -418,14 +398,8 @@ class OpenAILLM:
         Returns:
             One stripped string per prompt.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        seed = self.seed if seed is None else seed
-        params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
-                  "seed": seed if temperature > 0 else None}
-        keys = [self._key("generate", system, p, **params) for p in prompts]
-        found = self._cached(keys)
-        result = [found.get(k) for k in keys]
-        todo = [i for i, k in enumerate(keys) if k not in found]
+        prompts, result, keys, todo, seed = self._cached_generations(
+            prompts, system, max_new_tokens, temperature, seed)
 
         def one(i):
             response = self._request(
@@ -440,8 +414,7 @@ class OpenAILLM:
                 result[i] = text
             self.stats.prompts += len(todo)
             self.stats.seconds += time.perf_counter() - t0
-            if self._cache is not None:
-                self._cache.put_many({keys[i]: result[i] for i in todo})
+            self._store({keys[i]: result[i] for i in todo})
         return [r if r is not None else "" for r in result]
 
     def logprob(self, prompts: Sequence[str], continuations: Sequence[str], *,
@@ -451,18 +424,8 @@ class OpenAILLM:
         Raises:
             BackendError: the server returns no prompt log-probs or no template is known.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        continuations = _as_str_list(continuations, "continuations")
-        if len(prompts) != len(continuations):
-            raise ValueError("prompts and continuations must have the same length")
-        sums = np.zeros(len(prompts))
-        counts = np.zeros(len(prompts), dtype=np.int64)
-        keys = [self._key("logprob", system, p, continuation=c)
-                for p, c in zip(prompts, continuations, strict=True)]
-        found = self._cached(keys)
-        for i, k in enumerate(keys):
-            if k in found:
-                sums[i], counts[i] = found[k]
+        prompts, continuations, sums, counts, keys, found = self._cached_logprobs(
+            prompts, continuations, system)
         todo = [i for i, k in enumerate(keys) if k not in found and continuations[i]]
 
         def one(i):
@@ -478,8 +441,7 @@ class OpenAILLM:
                 sums[i], counts[i] = total, count
             self.stats.prompts += len(todo)
             self.stats.seconds += time.perf_counter() - t0
-            if self._cache is not None:
-                self._cache.put_many({keys[i]: [sums[i], int(counts[i])] for i in todo})
+            self._store({keys[i]: [sums[i], int(counts[i])] for i in todo})
         return sums, counts
 
 

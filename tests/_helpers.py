@@ -1,0 +1,40 @@
+"""Assertions shared by several test modules (import as ``from _helpers import ...``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def read_clean_notebook(path: Path, number: str):
+    """Read a tutorial notebook and check it is committed in its clean form.
+
+    Checks: a markdown title cell ``# <number>...``, a ``parameters``-tagged second cell, a
+    closing "Try this" cell, no outputs or execution counts (and ``nbstripout --verify`` when
+    nbstripout is installed).
+
+    Returns:
+        The notebook (``nbformat`` v4), for further checks.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(f"# {number}")
+    assert nb.cells[1].metadata.get("tags") == ["parameters"]
+    assert "Try this" in nb.cells[-1].source
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    if shutil.which("nbstripout"):
+        subprocess.run(["nbstripout", "--verify", str(path)], check=True)
+    return nb
+
+
+def assert_png_figures(folder: Path, names) -> None:
+    """Each of ``names`` under ``folder`` is a real PNG (magic bytes, more than 10 kB)."""
+    for name in names:
+        data = (Path(folder) / name).read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000, name
