@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,7 @@ class ReplayConfig:
             bad("interventions", "must be a list of mappings with 'step' and 'kind'")
         for item in self.interventions:
             step = item["step"]
-            if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
                 bad("interventions", f"step must be a non-negative integer, got {step!r}")
             if not all(isinstance(k, str) and _plain(v) for k, v in item.items()):
                 bad("interventions", "intervention parameters must be named by strings and "
@@ -213,7 +214,7 @@ def _finite(value: Any) -> bool:
 
 def _plain(value: Any) -> bool:
     """A scalar or a flat list of scalars (what an intervention parameter may hold)."""
-    scalar = (str, int, float, bool, type(None))
+    scalar = (str, numbers.Number, type(None))
     return isinstance(value, scalar) or (
         isinstance(value, list) and all(isinstance(v, scalar) for v in value))
 

@@ -136,6 +136,8 @@ def expect_type(value: Any, types: type | tuple[type, ...], path: Path, record=N
     if not isinstance(value, types):
         names = (types.__name__ if isinstance(types, type)
                  else " or ".join(t.__name__ for t in types))
+        if record is None and field is None:  # the whole document has the wrong type
+            record = "top-level value"
         raise DataFormatError(path, record=record, field=field,
                               reason=f"expected {what or names}, got {type(value).__name__}")
     return value

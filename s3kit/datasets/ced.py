@@ -151,7 +151,10 @@ def _user_frame(rows: list[dict]) -> pd.DataFrame:
         return df
     for col in ("followers", "friends", "messages", "verified_type"):
         if col in df:
-            df[col] = pd.array(pd.to_numeric(df[col], errors="coerce")).astype("Int64")
+            num = pd.to_numeric(df[col], errors="coerce").astype("float64")
+            # counts that are not whole numbers or exceed 2**53 are unusable: missing
+            num = num.where(np.isfinite(num) & (num == np.floor(num)) & (num.abs() < 2.0**53))
+            df[col] = pd.array(num).astype("Int64")
     for col in ("verified", "has_description"):
         if col in df:
             df[col] = df[col].astype("boolean")
@@ -352,8 +355,9 @@ def load_ced(path: str | os.PathLike, progress: bool = True) -> SocialDataset:
         # one row per author; the latest source post carries the newest profile
         users = users.sort_values("_t", kind="stable").drop(columns="_t")
         users = users.drop_duplicates("user_id", keep="last")
-        users["created_at"] = epoch_to_utc(users["created_at"].to_numpy(float), orig_dir,
-                                           "user.time")
+        if "created_at" in users:  # absent when every source author is "empty"
+            users["created_at"] = epoch_to_utc(users["created_at"].to_numpy(float), orig_dir,
+                                               "user.time")
     known = set(users["user_id"]) if not users.empty else set()
     extra = [u for u in dict.fromkeys(reposts_uids) if u is not None and u not in known]
     users = pd.concat([users, pd.DataFrame({"user_id": extra})], ignore_index=True)

@@ -36,6 +36,12 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[int]]:
     if not header:
         raise DataFormatError(path, record=1, field="_unit_id", reason="empty file (no header)")
     header = [h.strip() for h in header]
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            raise DataFormatError(path, record=1, field=col,
+                                  reason="duplicate column name in the header")
+        seen.add(col)
     for col in _REQUIRED:
         if col not in header:
             raise DataFormatError(path, record=1, field=col,
