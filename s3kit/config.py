@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["ReplayConfig", "cache_dir"]
+__all__ = ["ReplayConfig", "cache_dir", "read_scenario_yaml"]
 
 SOURCE_KINDS = ("mutual", "followee", "recommended", "own")
 
@@ -183,13 +183,7 @@ class ReplayConfig:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> ReplayConfig:
         """Read a scenario YAML file (keys = config fields)."""
-        import yaml
-
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-            values = yaml.load(text, Loader=_NoAliasLoader) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-            raise ConfigError(f"{path}: cannot read scenario YAML: {exc}") from exc
+        values = read_scenario_yaml(path)
         try:
             return cls.from_dict(values)
         except ConfigError as exc:
@@ -247,6 +241,26 @@ class _LazyLoader:
 
 
 _NoAliasLoader = _LazyLoader()
+
+
+def read_scenario_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """The mapping in a scenario YAML file (YAML aliases refused: no "billion laughs").
+
+    Raises:
+        ConfigError: naming the file when it cannot be read or does not hold a mapping.
+    """
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        values = yaml.load(text, Loader=_NoAliasLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+        raise ConfigError(f"{path}: cannot read scenario YAML: {exc}") from exc
+    values = {} if values is None else values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a scenario YAML must hold a mapping, got "
+                          f"{type(values).__name__}")
+    return values
 
 
 def cache_dir() -> Path:

@@ -42,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 
+from .config import read_scenario_yaml
 from .errors import ConfigError
 
 __all__ = ["ScenarioRun", "run_scenarios", "collect_runs", "load_scenario", "add_scenario_parsers"]
@@ -95,17 +96,8 @@ def load_scenario(path: str | os.PathLike) -> tuple[str, dict[str, Any]]:
         >>> load_scenario(p)
         ('tiny', {'n_steps': 2, 'seed': 3})
     """
-    import yaml
-
     path = Path(path)
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read scenario YAML: {exc}") from exc
-    values = {} if values is None else values
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: a scenario YAML must hold a mapping, got "
-                          f"{type(values).__name__}")
+    values = read_scenario_yaml(path)
     name = str(values.get("name") or path.stem)
     if not name or "/" in name or name in (".", ".."):
         raise ConfigError(f"{path}: bad run name {name!r}")

@@ -159,10 +159,6 @@ def test_backend_retries_transport_faults_to_the_same_answer(stub, kind):
     assert llm.stats.prompts == 1 and llm.stats.fallbacks == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "openai_backend._retryable does not retry a 200 answer whose JSON body is truncated: the "
-    "openai client raises json.JSONDecodeError, which escapes the backend (fix described in "
-    "docs/reliability.md); remove this mark once fixed"))
 def test_backend_retries_truncated_json(stub):
     with FaultProxy(stub, fault_rate=1.0, kinds=("truncated",), max_faults_per_request=1,
                     deadline=30) as proxy:

@@ -81,7 +81,10 @@ def _retryable(exc: BaseException) -> bool:
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
-    return False
+    # a 200 whose body was cut off in transit: the same request is worth another try
+    import json
+
+    return isinstance(exc, json.JSONDecodeError | openai.APIResponseValidationError)
 
 
 class OpenAILLM(CachedBackend):
@@ -298,7 +301,7 @@ class OpenAILLM(CachedBackend):
             best = None
             for token, value in top.items():
                 t = token.lstrip()
-                if t and option.startswith(t) and (best is None or len(t) > len(best[0])):
+                if t and option.strip().startswith(t) and (best is None or len(t) > len(best[0])):
                     best = (t, value)
             if best is None:
                 scores.append(floor)
@@ -462,9 +465,11 @@ def parse_choice(answer: str, options: Sequence[str]) -> int | None:
         1
         >>> parse_choice("Either calm or intense", ["calm", "intense"]) is None
         True
+        >>> parse_choice("calm", [" calm", " intense"])  # options as scored, with their space
+        0
     """
     text = re.sub(r"^[\s\"'*`_>#-]*(answer\s*:\s*)?[\s\"'*`_]*", "", answer.lower())
-    lowered = [o.lower() for o in options]
+    lowered = [o.strip().lower() for o in options]
     starts = [i for i, o in enumerate(lowered) if text.startswith(o)
               and (len(text) == len(o) or not text[len(o)].isalnum())]
     if starts:
