@@ -99,7 +99,7 @@ class ReplayConfig:
     dtype: str = "auto"
     llm_cache: bool = True
     language: str = "auto"
-    max_new_tokens: int = 40
+    max_new_tokens: int = 24
     temperature: float = 0.0
     batch_size: int = 16
     generate_posts: bool = True

@@ -408,6 +408,7 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     ev = task.eval
     t0 = time.perf_counter()
     probs = predict_labels(llm, task.name, ev, labels)
+    zero_probs = probs
     zero = _report(ev["label"], probs, labels, pos)
     method = "zero-shot"
     bias = None
@@ -425,6 +426,7 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
            "method": method, "zero_shot": zero, "seconds": round(seconds, 1),
            "label_counts": {k: int(v) for k, v in ev["label"].value_counts().items()},
            "_pred": {"y": ev["label"].tolist(), "probs": probs.tolist(), "labels": labels,
+                     "zero_probs": np.asarray(zero_probs).tolist(),
                      "baseline_probs": None if base_probs is None else base_probs.tolist()}}
     if bias is not None:
         out["bias"] = [float(b) for b in bias]
@@ -758,13 +760,19 @@ def _combine(parts: list[tuple[str, dict]], task: str) -> dict:
         probs = np.concatenate([np.asarray(r["_pred"]["probs"]) for _, r in parts])
         pos = labels[1] if len(labels) == 2 else None
         entry["metrics"] = _report(y, probs, labels, pos)
-        if all(r["_pred"]["baseline_probs"] is not None for _, r in parts):
-            bp = np.concatenate([np.asarray(r["_pred"]["baseline_probs"]) for _, r in parts])
-            entry["baselines"] = {"tfidf_logreg": _report(y, bp, labels, pos)}
-        else:
-            entry["baselines"] = {}
+
+        def pooled(key):
+            if all(r["_pred"].get(key) is not None for _, r in parts):
+                return np.concatenate([np.asarray(r["_pred"][key]) for _, r in parts])
+            return None
+
+        bp, zp = pooled("baseline_probs"), pooled("zero_probs")
+        entry["baselines"] = {} if bp is None else {"tfidf_logreg": _report(y, bp, labels, pos)}
+        if zp is not None:
+            entry["zero_shot"] = _report(y, zp, labels, pos)
         entry["_pred"] = {"y": y, "probs": probs.tolist(), "labels": labels,
-                          "baseline_probs": None}
+                          "zero_probs": None if zp is None else zp.tolist(),
+                          "baseline_probs": None if bp is None else bp.tolist()}
         entry["pooling"] = "metrics on the pooled items of every dataset"
     else:  # content / events: item-weighted mean of each metric
         w = np.array([r["n"] for _, r in parts], dtype=float)
