@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -38,3 +40,22 @@ def assert_png_figures(folder: Path, names) -> None:
     for name in names:
         data = (Path(folder) / name).read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000, name
+
+
+class CaseTimeout(Exception):
+    """A fuzz case ran past its time limit (a hang, reported as a failure)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int, what: str):
+    """Raise :class:`CaseTimeout` if the block is still running after ``seconds`` (SIGALRM)."""
+    def on_alarm(signum, frame):
+        raise CaseTimeout(f"{what} still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

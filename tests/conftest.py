@@ -30,3 +30,11 @@ def pytest_configure(config):
     value = os.environ.get("S3KIT_DATA_DIR")
     if value and not os.path.isabs(value):
         os.environ["S3KIT_DATA_DIR"] = str(Path(value).resolve())
+
+
+@pytest.fixture(autouse=True)
+def _long_fuzz_only_on_request(request):
+    """The ``fuzz``-marked long runs are not default: they run only under ``-m fuzz``."""
+    if request.node.get_closest_marker("fuzz") and "fuzz" not in (
+            request.config.getoption("markexpr") or "").replace("not fuzz", ""):
+        pytest.skip("long fuzz run: select it with -m fuzz")

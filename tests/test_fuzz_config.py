@@ -10,16 +10,15 @@ YAML type), random YAML text, random bytes, and YAML alias bombs. CI runs
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from _helpers import time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,26 +34,6 @@ TIME_LIMIT_S = 5
 FIELDS = ReplayConfig.fields()
 
 
-@pytest.fixture(autouse=True)
-def _long_fuzz_only_on_request(request):
-    """The ``fuzz``-marked long runs are not default: they run only under ``-m fuzz``."""
-    if request.node.get_closest_marker("fuzz") and "fuzz" not in (
-            request.config.getoption("markexpr") or "").replace("not fuzz", ""):
-        pytest.skip("long fuzz run: select it with -m fuzz")
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int):
-    def on_alarm(signum, frame):
-        raise TimeoutError(f"config parsing still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
@@ -78,7 +57,7 @@ mappings = st.dictionaries(keys, st.one_of(values, *good_values.values()), max_s
 def check_config(values_: object) -> ReplayConfig | None:
     """A config or a ConfigError; anything else fails the test."""
     try:
-        with time_limit(TIME_LIMIT_S):
+        with time_limit(TIME_LIMIT_S, "config parsing"):
             cfg = ReplayConfig.from_dict(values_)
     except ConfigError as err:
         assert str(err), "empty error message"
@@ -98,7 +77,7 @@ def check_yaml_text(data: bytes) -> None:
         path.write_bytes(data)
         for parse in (ReplayConfig.from_yaml, load_scenario):
             try:
-                with time_limit(TIME_LIMIT_S):
+                with time_limit(TIME_LIMIT_S, "config parsing"):
                     parse(path)
             except ConfigError as err:
                 assert str(path) in str(err), f"error does not name the file: {err}"
@@ -166,7 +145,7 @@ def test_yaml_alias_bomb_is_rejected_fast(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n")
     t0 = time.perf_counter()
-    with time_limit(TIME_LIMIT_S), pytest.raises(ConfigError, match="alias"):
+    with time_limit(TIME_LIMIT_S, "config parsing"), pytest.raises(ConfigError, match="alias"):
         ReplayConfig.from_yaml(path).to_dict()
     assert time.perf_counter() - t0 < 2.0
 

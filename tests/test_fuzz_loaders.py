@@ -14,15 +14,14 @@ CI runs ``S3KIT_FUZZ_EXAMPLES`` (default 40) cases per loader; the dedicated run
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 
 import pytest
+from _helpers import time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,30 +57,6 @@ LOADERS = {
 }
 
 
-class CaseTimeout(Exception):
-    """A loader ran past TIME_LIMIT_S on one fuzz case."""
-
-
-@pytest.fixture(autouse=True)
-def _long_fuzz_only_on_request(request):
-    """The ``fuzz``-marked long runs are not default: they run only under ``-m fuzz``."""
-    if request.node.get_closest_marker("fuzz") and "fuzz" not in (
-            request.config.getoption("markexpr") or "").replace("not fuzz", ""):
-        pytest.skip("long fuzz run: select it with -m fuzz")
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int):
-    def on_alarm(signum, frame):
-        raise CaseTimeout(f"loader still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _files(name: str) -> list[Path]:
@@ -187,7 +162,7 @@ def check_loader(name: str, rel: Path, data: bytes) -> str:
         shutil.copytree(MINI / name, folder)
         (folder / rel).write_bytes(data)
         try:
-            with time_limit(TIME_LIMIT_S):
+            with time_limit(TIME_LIMIT_S, "loader"):
                 ds = LOADERS[name](folder)
         except DataFormatError as err:
             where = Path(err.path).resolve()
