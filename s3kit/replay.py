@@ -30,6 +30,7 @@ import os
 import platform
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,8 +276,14 @@ def run_replay(config: ReplayConfig | dict | str | os.PathLike | None = None,
                                           progress=show)
             if candidate.cfg == cfg:
                 sim = candidate
-        except CheckpointError:
-            sim = None
+            else:
+                warnings.warn(f"{ckpt} holds another configuration: starting afresh (it will "
+                              "be overwritten by this run's checkpoints)", stacklevel=2)
+        except CheckpointError as exc:
+            kept = ckpt.with_name(ckpt.name + ".damaged")
+            os.replace(ckpt, kept)
+            warnings.warn(f"cannot resume: {exc}; starting afresh (the damaged file is kept "
+                          f"as {kept})", stacklevel=2)
     if sim is None:
         sim = Simulation(net, cfg, llm, engine=engine, event_id=event_id, topic=topic,
                          checkpoint_path=ckpt, progress=show, embedder=embedder)

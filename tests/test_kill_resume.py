@@ -149,10 +149,14 @@ def test_damaged_checkpoint_is_detected(tmp_path, real_checkpoint, damage):
 
 
 def test_replay_never_uses_a_corrupted_checkpoint(tmp_path, real_checkpoint, reference):
-    """run_replay with a damaged checkpoint in its folder starts afresh: same results."""
+    """run_replay with a damaged checkpoint in its folder says so, keeps the damaged file
+    aside and starts afresh: same results."""
     out = tmp_path / "run"
     out.mkdir()
     raw = real_checkpoint
-    (out / CHECKPOINT_NAME).write_bytes(raw[:-1] + bytes([raw[-1] ^ 0x01]))
-    run_replay(CONFIG, out, progress=False)
+    damaged = raw[:-1] + bytes([raw[-1] ^ 0x01])
+    (out / CHECKPOINT_NAME).write_bytes(damaged)
+    with pytest.warns(UserWarning, match="cannot resume.*damaged file is kept"):
+        run_replay(CONFIG, out, progress=False)
     _same(out, reference)
+    assert (out / (CHECKPOINT_NAME + ".damaged")).read_bytes() == damaged

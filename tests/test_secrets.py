@@ -5,6 +5,7 @@ openai backend against the local llama.cpp server, then every byte written is sc
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 import secrets
@@ -112,3 +113,24 @@ def test_canary_key_is_never_written(server, tmp_path, monkeypatch, caplog, capf
     assert again.manifest["llm"]["cache_hits"] >= res.manifest["llm"]["prompts"] > 0
     pd.testing.assert_frame_equal(again.results, res.results)
     assert _scan(tmp_path, other) == []
+
+
+def test_canary_key_is_not_in_an_executed_notebook(server, tmp_path, monkeypatch):
+    """Notebook 04 run by papermill with the openai backend: outputs, logs and run folder."""
+    papermill = pytest.importorskip("papermill")
+    canary = _canary()
+    monkeypatch.setenv("OPENAI_API_KEY", canary)
+    monkeypatch.setenv("S3KIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_LOG", "debug")  # the client's debug log goes to cell outputs
+    params = {**_config(server, tmp_path).to_dict(), "checkpoint_every": 0,
+              "out_dir": str(tmp_path / "run")}
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "04_population_replay.ipynb"
+    papermill.execute_notebook(str(notebook), str(tmp_path / "04.ipynb"), parameters=params,
+                               cwd=str(tmp_path), kernel_name="python3", progress_bar=False,
+                               log_output=False)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["backend"] == "openai" and manifest["llm"]["calls"] > 0
+    text = (tmp_path / "04.ipynb").read_text()
+    assert "HTTP Request" in text or "Request options" in text, (
+        "the client's debug log did not reach the notebook: the scan proves less than it says")
+    assert _scan(tmp_path, canary) == []
