@@ -130,14 +130,16 @@ def decay_distribution(proba: np.ndarray, decay: float, steps: int = 1) -> np.nd
 
 
 def decay_emotions(emotions: Sequence[str], decay: float,
-                   rng: np.random.Generator | None = None) -> np.ndarray:
+                   rng: np.random.Generator | None = None,
+                   uniforms: np.ndarray | None = None) -> np.ndarray:
     """One quiet Markov step for many agents.
 
     Args:
         emotions: current emotion labels.
         decay: the coefficient ``d``.
-        rng: sample each transition with this generator; ``None`` takes the most likely
-            transition (drop one level iff ``d >= 0.5``).
+        rng: sample each transition with this generator; ``None`` (and no ``uniforms``)
+            takes the most likely transition (drop one level iff ``d >= 0.5``).
+        uniforms: pre-drawn uniforms, one per agent, instead of ``rng``.
 
     Returns:
         Array of the next emotion labels.
@@ -149,7 +151,9 @@ def decay_emotions(emotions: Sequence[str], decay: float,
         ['intense']
     """
     idx = np.array([EMOTIONS.index(e) for e in emotions], dtype=np.int64)
-    if rng is None:
+    if uniforms is not None:
+        drop = np.asarray(uniforms, dtype=float) < float(decay)
+    elif rng is None:
         drop = np.full(len(idx), float(decay) >= 0.5)
     else:
         drop = rng.random(len(idx)) < float(decay)
@@ -158,21 +162,33 @@ def decay_emotions(emotions: Sequence[str], decay: float,
 
 
 def choose(proba: np.ndarray, classes: Sequence[str], rng: np.random.Generator | None = None,
-           sample: bool = False) -> np.ndarray:
+           sample: bool = False, uniforms: np.ndarray | None = None) -> np.ndarray:
     """Labels from probabilities: sampled (``sample=True``, needs ``rng``) or argmax.
+
+    Args:
+        proba: ``(n, k)`` probabilities.
+        classes: the ``k`` labels.
+        rng: generator of the uniform draws (one per row).
+        sample: sample instead of argmax.
+        uniforms: the draws themselves (``(n,)`` in [0, 1)), instead of ``rng``: a caller
+            that draws them up front gets labels that do not depend on how it batches rows.
 
     Examples:
         >>> choose(np.array([[0.2, 0.8]]), ["a", "b"]).tolist()
         ['b']
+        >>> choose(np.array([[0.2, 0.8]]), ["a", "b"], sample=True, uniforms=[0.1]).tolist()
+        ['a']
     """
     proba = np.asarray(proba, dtype=float)
     if len(proba) == 0:
         return np.array([], dtype=object)
     if sample:
-        if rng is None:
-            raise ValueError("sample=True needs a numpy Generator (rng)")
+        if uniforms is None and rng is None:
+            raise ValueError("sample=True needs a numpy Generator (rng) or uniforms")
+        u = (rng.random((len(proba), 1)) if uniforms is None
+             else np.asarray(uniforms, dtype=float).reshape(-1, 1))
         cum = np.cumsum(proba / proba.sum(axis=1, keepdims=True), axis=1)
-        idx = (rng.random((len(proba), 1)) > cum).sum(axis=1)
+        idx = (u > cum).sum(axis=1)
         idx = np.minimum(idx, proba.shape[1] - 1)
     else:
         idx = proba.argmax(axis=1)
@@ -225,8 +241,8 @@ def _has_input(contexts) -> np.ndarray:
 
 
 def decide_emotion(llm, contexts: Sequence[AgentContext], rng: np.random.Generator | None = None,
-                   *, sample: bool = False, emotion_decay: float = 0.5
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   *, sample: bool = False, emotion_decay: float = 0.5,
+                   uniforms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Next emotion of many agents (one batched ``score`` call for those with new input).
 
     Agents that received posts get the LLM's distribution over ``calm/moderate/intense``;
@@ -239,6 +255,8 @@ def decide_emotion(llm, contexts: Sequence[AgentContext], rng: np.random.Generat
         rng: generator for sampling (required when ``sample=True`` or to sample the decay).
         sample: sample from the probabilities instead of taking the argmax.
         emotion_decay: the decay coefficient ``d`` (``ReplayConfig.emotion_decay``).
+        uniforms: one pre-drawn uniform per agent, used instead of ``rng`` (see
+            :func:`choose`).
 
     Returns:
         ``(labels, proba)``: next emotions and the ``(n, 3)`` distributions they came from.
@@ -252,20 +270,23 @@ def decide_emotion(llm, contexts: Sequence[AgentContext], rng: np.random.Generat
     T = decay_matrix(emotion_decay)
     current = np.array([EMOTIONS.index(contexts[i].state.emotion) for i in quiet], dtype=int)
     proba[quiet] = T[current] if len(quiet) else proba[quiet]
+    u = None if uniforms is None else np.asarray(uniforms, dtype=float)
     labels = np.empty(len(contexts), dtype=object)
-    labels[rows] = choose(proba[rows], EMOTIONS, rng, sample)
+    labels[rows] = choose(proba[rows], EMOTIONS, rng, sample,
+                          None if u is None else u[rows])
     labels[quiet] = decay_emotions([contexts[i].state.emotion for i in quiet], emotion_decay,
-                                   rng if sample else None)
+                                   rng if sample else None,
+                                   u[quiet] if sample and u is not None else None)
     return labels, proba
 
 
 def decide_attitude(llm, contexts: Sequence[AgentContext],
-                    rng: np.random.Generator | None = None, *, sample: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    rng: np.random.Generator | None = None, *, sample: bool = False,
+                    uniforms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Attitude after reading (one batched ``score`` call for agents with new input).
 
     Agents without new input keep their attitude (probability 1; ``None`` stays ``None``
-    with a uniform row).
+    with a uniform row). ``uniforms``: as in :func:`decide_emotion`.
 
     Returns:
         ``(labels, proba)`` with ``proba`` of shape ``(n, 2)`` over ``negative, positive``.
@@ -276,7 +297,8 @@ def decide_attitude(llm, contexts: Sequence[AgentContext],
     proba = np.full((len(contexts), 2), 0.5)
     proba[rows] = _score(llm, "attitude", contexts, rows)
     labels = np.empty(len(contexts), dtype=object)
-    labels[rows] = choose(proba[rows], ATTITUDES, rng, sample)
+    labels[rows] = choose(proba[rows], ATTITUDES, rng, sample,
+                          None if uniforms is None else np.asarray(uniforms)[rows])
     for i in np.flatnonzero(~has):
         att = contexts[i].state.attitude
         labels[i] = att
@@ -286,8 +308,8 @@ def decide_attitude(llm, contexts: Sequence[AgentContext],
 
 
 def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generator | None = None,
-                  *, sample: bool = False, only_with_input: bool = True
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  *, sample: bool = False, only_with_input: bool = True,
+                  uniforms: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Action in ``repost / post / nothing`` (one batched ``score`` call).
 
     Args:
@@ -297,6 +319,7 @@ def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generato
         sample: sample instead of argmax.
         only_with_input: agents that received nothing do ``nothing`` without an LLM call
             (``False``: ask the LLM for them too, e.g. for spontaneous posting).
+        uniforms: as in :func:`decide_emotion`.
 
     Returns:
         ``(labels, proba)`` with ``proba`` of shape ``(n, 3)`` over ``ACTIONS``.
@@ -307,7 +330,8 @@ def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generato
     proba = np.tile(np.eye(3)[ACTIONS.index("nothing")], (len(contexts), 1))
     proba[rows] = _score(llm, "action", contexts, rows)
     labels = np.full(len(contexts), "nothing", dtype=object)
-    labels[rows] = choose(proba[rows], ACTIONS, rng, sample)
+    labels[rows] = choose(proba[rows], ACTIONS, rng, sample,
+                          None if uniforms is None else np.asarray(uniforms)[rows])
     return labels, proba
 
 

@@ -109,6 +109,11 @@ class _LLMWorker:
         return {"backend": self.llm.backend, "model": self.llm.model,
                 "adapter": getattr(self.llm, "adapter", None)}
 
+    def reset_prefix_cache(self) -> None:
+        reset = getattr(self.llm, "reset_prefix_cache", None)
+        if reset is not None:
+            reset()
+
     def call(self, method: str, args: tuple, kwargs: dict):
         before = self.llm.stats.as_dict()
         out = getattr(self.llm, method)(*args, **kwargs)
@@ -148,6 +153,12 @@ class ShardedLLM:
             for key, value in delta.items():
                 setattr(self.stats, key, getattr(self.stats, key) + value)
         return [out for out, _ in outs]
+
+    def reset_prefix_cache(self) -> None:
+        """Clear every worker's prefix cache (see ``EmbeddedLLM.reset_prefix_cache``)."""
+        import ray
+
+        ray.get([actor.reset_prefix_cache.remote() for actor in self._actors])
 
     def score(self, prompts: Sequence[str], options: Sequence[str], *,
               system: str | None = None) -> np.ndarray:

@@ -294,6 +294,11 @@ class Simulation:
             ``compact=True``: about half the tokens, the content note in the shared system
             prompt). ``None`` (default): compact unless the config names an ``adapter``
             (adapters are tuned on the full prompts, which they then get).
+        chunk_size: active agents decided together: their emotion, attitude and action calls
+            (and posts) run chunk by chunk, so each agent's shared prompt head stays in the
+            embedded backend's prefix cache between its decisions. A speed/memory knob: the
+            labels use uniforms drawn up front, so they do not depend on it (up to the
+            backend's batch-to-batch rounding).
 
     Attributes:
         n_decisions_: LLM decisions the agents needed in this process (agents that read
@@ -321,7 +326,10 @@ class Simulation:
                  seed_posts: Sequence[str] | None = None, topic: str | None = None,
                  checkpoint_path: str | os.PathLike | None = None, progress: bool | None = None,
                  embedder: Any = None, on_step: Callable | None = None,
-                 compact_prompts: bool | None = None):
+                 compact_prompts: bool | None = None, chunk_size: int = 64):
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
+        self.chunk_size = int(chunk_size)
         self.network = network
         self.config = config
         self.llm = llm
@@ -630,6 +638,9 @@ class Simulation:
             params = {k: v for k, v in item.items() if k not in ("step", "kind")}
             self.intervene(item["kind"], **params)
         rng = step_rng(rep.seed_seq, t)
+        reset = getattr(self.active_llm, "reset_prefix_cache", None)
+        if reset is not None:  # a step's answers never depend on an earlier step's KV
+            reset()
         frame = self._decide_and_act(rep, rng)
         rep.frames.append(frame)
         rep.network.tick()
@@ -782,48 +793,64 @@ class Simulation:
             return []
         llm = self.active_llm
         seed = int(rng.integers(2**31 - 1))
-        emo, p_emo = A.decide_emotion(llm, contexts, rng, sample=True,
-                                      emotion_decay=cfg.emotion_decay)
-        c_att = [replace(c, state=replace(c.state, emotion=str(e)))
-                 for c, e in zip(contexts, emo, strict=True)]
-        att, p_att = A.decide_attitude(llm, c_att, rng, sample=True)
-        c_act = [replace(c, state=replace(c.state, attitude=a))
-                 for c, a in zip(c_att, att, strict=True)]
-        act, p_act = A.decide_action(llm, c_act, rng, sample=True)
-        final = [replace(c, state=s)
-                 for c, s in zip(c_act, A.update_states(c_act), strict=True)]
+        draws = rng.random((3, len(contexts)))  # emotion, attitude, action: one per agent
+        n = len(contexts)
+        emo, att, act = (np.empty(n, dtype=object) for _ in range(3))
+        p_emo, p_att, p_act = np.zeros((n, 3)), np.zeros((n, 2)), np.zeros((n, 3))
+        c_att, c_act, final = [], [], []
+        out, writers, texts = [], [], []
+        # agents in chunks: one chunk's emotion, attitude and action prompts (and posts) share
+        # each agent's head, which the embedded backend's prefix cache computes once
+        for lo in range(0, n, self.chunk_size):
+            sl = slice(lo, min(n, lo + self.chunk_size))
+            part = contexts[sl]
+            emo[sl], p_emo[sl] = A.decide_emotion(llm, part, sample=True, uniforms=draws[0, sl],
+                                                  emotion_decay=cfg.emotion_decay)
+            part = [replace(c, state=replace(c.state, emotion=str(e)))
+                    for c, e in zip(part, emo[sl], strict=True)]
+            c_att += part
+            att[sl], p_att[sl] = A.decide_attitude(llm, part, sample=True, uniforms=draws[1, sl])
+            part = [replace(c, state=replace(c.state, attitude=a))
+                    for c, a in zip(part, att[sl], strict=True)]
+            c_act += part
+            act[sl], p_act[sl] = A.decide_action(llm, part, sample=True, uniforms=draws[2, sl])
+            final += [replace(c, state=st)
+                      for c, st in zip(part, A.update_states(part), strict=True)]
+            chunk_writers = []
+            for j in range(sl.start, sl.stop):
+                feed = feeds[j]
+                action = str(act[j])
+                parent = None
+                if action == "repost":
+                    pool = [p for p in feed if event is not None and p["event_id"] == event]
+                    pool = pool or feed
+                    if pool:
+                        parent = pool[0]
+                    else:
+                        action = act[j] = "nothing"  # nothing to repost
+                d = {"emotion": str(emo[j]), "attitude": att[j], "action": action,
+                     "parent_id": parent["post_id"] if parent else None, "text": None,
+                     "event_id": None, "parent": parent}
+                if action == "repost":
+                    d["event_id"] = parent["event_id"]
+                elif action == "post" and exposed[j]:
+                    d["event_id"] = event
+                if action != "nothing":
+                    chunk_writers.append(j)
+                out.append(d)
+            if chunk_writers and cfg.generate_posts:
+                texts += A.write_posts(llm, [final[j] for j in chunk_writers],
+                                       [out[j]["action"] for j in chunk_writers],
+                                       max_new_tokens=cfg.max_new_tokens,
+                                       temperature=cfg.temperature, seed=seed)
+            else:
+                texts += [None] * len(chunk_writers)
+            writers += chunk_writers
         self.n_decisions_ += 3 * sum(1 for c in contexts if c.received)
         self._trace = {"replicate": rep.index, "step": rep.step,
                        "users": {rep.users[i]: j for j, i in enumerate(active)},
                        "contexts": (contexts, c_att, c_act),
                        "proba": (p_emo, p_att, p_act), "labels": (emo, att, act)}
-        out, writers = [], []
-        for j, feed in enumerate(feeds):
-            action = str(act[j])
-            parent = None
-            if action == "repost":
-                pool = [p for p in feed if event is not None and p["event_id"] == event] or feed
-                if pool:
-                    parent = pool[0]
-                else:
-                    action = act[j] = "nothing"  # nothing to repost
-            d = {"emotion": str(emo[j]), "attitude": att[j], "action": action,
-                 "parent_id": parent["post_id"] if parent else None, "text": None,
-                 "event_id": None, "parent": parent}
-            if action == "repost":
-                d["event_id"] = parent["event_id"]
-            elif action == "post" and exposed[j]:
-                d["event_id"] = event
-            if action != "nothing":
-                writers.append(j)
-            out.append(d)
-        if writers and cfg.generate_posts:
-            texts = A.write_posts(llm, [final[j] for j in writers],
-                                  [out[j]["action"] for j in writers],
-                                  max_new_tokens=cfg.max_new_tokens,
-                                  temperature=cfg.temperature, seed=seed)
-        else:
-            texts = [None] * len(writers)
         subject = self.topic or ("这件事" if self._lang == "zh" else "the event")
         for j, text in zip(writers, texts, strict=True):
             d = out[j]

@@ -202,3 +202,41 @@ def test_untrained_peft_adapters_load_by_name(kind, adapter_home, monkeypatch, l
     ref = np.exp(np.array(ref) - max(ref))
     np.testing.assert_allclose(alone[0], ref / ref.sum(), atol=1e-4)
     assert all(isinstance(t, str) for t in tuned.generate(prompts[:2], max_new_tokens=5))
+
+
+def test_prefix_cache_reuses_an_agent_head_without_changing_answers(llm):
+    """Two questions after the same long head: the second starts from the cached head (what
+    one agent's emotion / attitude / action prompts do) and answers as if computed afresh."""
+    from s3kit.llm.embedded import EmbeddedLLM
+
+    heads = [f"You: {20 + i}, teacher. You read:\n" + " ".join(_prompts(12)[i:i + 6]) + "\n"
+             for i in range(6)]
+    first = [h + "Question: how do you feel now?" for h in heads]
+    second = [h + "Question: what do you do now? One word." for h in heads]
+    posts = [h + "Write a short post." for h in heads[:3]]
+    fresh = EmbeddedLLM.from_model(llm.hf_model, llm.tokenizer)  # no response cache
+    fresh.prefix_cache.max_bytes = 0  # reference: every prompt computed from scratch
+    ref = (fresh.score(second, OPTIONS, system=SYSTEM),
+           fresh.generate(posts, system=SYSTEM, max_new_tokens=8))
+    assert fresh.stats.reused_tokens == 0
+
+    agent = EmbeddedLLM.from_model(llm.hf_model, llm.tokenizer)
+    cache = agent.prefix_cache
+    agent.score(first, OPTIONS, system=SYSTEM)
+    assert len(cache) == len(heads)  # one entry per head
+    got = agent.score(second, OPTIONS, system=SYSTEM)
+    n_head = min(len(agent._encode(h)) for h in heads)
+    assert agent.stats.reused_tokens >= len(heads) * (n_head - 2)
+    assert len(cache) == len(heads)  # prompts that reused a head are not stored again
+    np.testing.assert_allclose(got, ref[0], atol=1e-5)
+    assert agent.generate(posts, system=SYSTEM, max_new_tokens=8) == ref[1]
+    # another system prompt never reuses these heads
+    before = agent.stats.reused_tokens
+    agent.score(second[:1], OPTIONS, system=SYSTEM + " Be brief.")
+    assert agent.stats.reused_tokens == before
+    # the bound holds: least recently used heads are evicted
+    cache.max_bytes = cache.nbytes // 2
+    agent.score([h + "Question: again?" for h in heads[:1]], OPTIONS, system="other")
+    assert 0 < cache.nbytes <= cache.max_bytes
+    agent.reset_prefix_cache()
+    assert len(cache) == 0 and cache.nbytes == 0

@@ -158,7 +158,7 @@ def test_determinism_and_replicates():
 def test_decisions_are_one_batch_per_kind():
     llm = FakeLLM(seed=0)
     sim = Simulation(sample_net(), {**BASE, "n_steps": 2, "generate_posts": True}, llm=llm,
-                     event_id="e0", embedder=HashingEmbedder(dim=64))
+                     event_id="e0", embedder=HashingEmbedder(dim=64), chunk_size=10**6)
     res = sim.run()
     steps_with_agents = int((res.curves["n_active"] > 0).sum())
     steps_with_posts = int((res.curves["n_posts"] > 0).sum())
@@ -166,6 +166,25 @@ def test_decisions_are_one_batch_per_kind():
     assert llm.stats.calls == 3 * steps_with_agents + steps_with_posts
     assert sim.n_decisions_ == 3 * int(res.results["active"].sum())  # all read something
     assert llm.stats.prompts == sim.n_decisions_ + int(res.results["post_id"].notna().sum())
+
+
+def test_chunk_size_changes_batching_not_results():
+    """Agents decided in chunks of 7 (emotion, attitude, action, posts per chunk) reach the
+    same states and actions as in one chunk: the draws are made up front."""
+    runs = {}
+    for chunk in (7, 10**6):
+        llm = FakeLLM(seed=0)
+        sim = Simulation(sample_net(), {**BASE, "n_steps": 3, "generate_posts": True},
+                         llm=llm, event_id="e0", embedder=HashingEmbedder(dim=64),
+                         chunk_size=chunk)
+        runs[chunk] = (sim.run(), llm.stats.calls)
+    (small, calls_small), (whole, calls_whole) = runs[7], runs[10**6]
+    pd.testing.assert_frame_equal(small.results, whole.results)
+    pd.testing.assert_frame_equal(small.curves, whole.curves)
+    assert int(small.results["active"].sum()) > 7
+    assert calls_small > calls_whole  # really decided in several chunks
+    with pytest.raises(ValueError, match="chunk_size"):
+        Simulation(sample_net(), BASE, llm=FakeLLM(), chunk_size=0)
 
 
 def test_checkpoint_file_is_verified(tmp_path):

@@ -37,6 +37,8 @@ class CallStats:
         fallbacks: openai decisions that had no log-probabilities and were answered by the
             constrained-prompt + parsing fallback (0 for the embedded backend).
         seconds: wall time spent inside the model (not in the cache).
+        reused_tokens: prompt tokens whose key/value states came from the embedded backend's
+            prefix cache instead of being computed (counted in ``prompt_tokens`` too).
     """
 
     calls: int = 0
@@ -46,6 +48,7 @@ class CallStats:
     cache_hits: int = 0
     fallbacks: int = 0
     seconds: float = 0.0
+    reused_tokens: int = 0
 
     def as_dict(self) -> dict:
         """Plain dict (for manifests)."""

@@ -6,9 +6,14 @@ Every call renders the model's chat template as three token pieces::
      computed once per system, kept as KV     batched, left-padded        [answer tokens]
 
 The shared prefix (PEFT virtual tokens + system turn) is run once and its key/value cache is
-broadcast over each batch. Bodies are left-padded; positions are passed explicitly
-(``prefix_len + cumsum(mask) - 1``) so a prompt gets the same positions, hence (in fp32) the
-same probabilities to ~1e-6, alone or inside any batch. Prefix-tuning, prompt-tuning and
+broadcast over each batch. Beyond it, ``score`` and ``generate`` start each prompt from the
+longest token prefix whose key/values a previous call left in the prefix cache
+(:class:`~s3kit.llm.kvcache.PrefixKVCache`): the three decisions and the post of one agent
+share its persona, memory and posts read, which are then computed once.
+
+Bodies are left-padded; positions are passed explicitly (``prefix_len + cumsum(mask) - 1``)
+so a prompt gets the same positions, hence (in fp32) the same probabilities to ~1e-6, alone
+or inside any batch (or after a cached head). Prefix-tuning, prompt-tuning and
 P-tuning adapters are applied by computing their virtual tokens into that prefix, at the same
 positions PEFT uses in training (real tokens start at ``num_virtual_tokens``); LoRA acts
 inside the layers.
@@ -28,6 +33,7 @@ import numpy as np
 from ..errors import BackendError
 from .base import CallStats, normalise_log_scores
 from .cache import CachedBackend, ResponseCache, open_cache
+from .kvcache import PrefixKVCache
 from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model
 
 __all__ = ["EmbeddedLLM"]
@@ -56,6 +62,7 @@ class EmbeddedLLM(CachedBackend):
         batch_size: prompts per forward pass.
         dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``resolve_dtype``).
         seed: default seed for sampled generation.
+        prefix_cache_mb: memory bound of the prefix key/value cache (0: off).
 
     Attributes:
         backend: ``"embedded"``.
@@ -64,6 +71,8 @@ class EmbeddedLLM(CachedBackend):
         stats: ``CallStats`` counters.
         hf_model: the transformers module (the PEFT model when an adapter is loaded).
         tokenizer: its tokenizer (left padding, s3kit's chat template).
+        prefix_cache: the :class:`~s3kit.llm.kvcache.PrefixKVCache` (``clear()`` it to make
+            the next calls independent of the previous ones).
 
     Examples:
         >>> from s3kit.llm import load_llm
@@ -75,7 +84,8 @@ class EmbeddedLLM(CachedBackend):
     backend = "embedded"
 
     def __init__(self, model: str = DEFAULT_MODEL, *, adapter: str | None = None,
-                 cache=True, batch_size: int = 16, dtype: str = "auto", seed: int = 0):
+                 cache=True, batch_size: int = 16, dtype: str = "auto", seed: int = 0,
+                 prefix_cache_mb: int = 1024):
         self.model = str(model)
         self.adapter = adapter
         self.batch_size = int(batch_size)
@@ -87,6 +97,7 @@ class EmbeddedLLM(CachedBackend):
         self.tokenizer = None
         self._net = None
         self._prefixes: OrderedDict = OrderedDict()
+        self.prefix_cache = PrefixKVCache(int(prefix_cache_mb) << 20)
         self._timing = {"score": [0, 0.0], "generate": [0, 0.0]}
         self._adapter_id = None
         self._dtype_name = None
@@ -147,6 +158,7 @@ class EmbeddedLLM(CachedBackend):
         self._net = self._peft.get_base_model() if self._peft is not None else hf_model
         self._dtype_name = str(next(self._net.parameters()).dtype).replace("torch.", "")
         self._prefixes.clear()
+        self.prefix_cache.clear()
         self._torch = torch
         spec = MODELS.get(self.model)
         self._default_system = spec.default_system if spec else None
@@ -243,27 +255,75 @@ class EmbeddedLLM(CachedBackend):
         return DynamicCache(ddp_cache_data=data, config=self._net.config)
 
     # ------------------------------------------------------------------ forward pieces
-    def _forward_bodies(self, state, bodies: list[list[int]], keep: int):
-        """Run left-padded bodies after the shared prefix -> (logits, cache, mask, last_pos)."""
+    def _reuse(self, system, bodies: dict) -> dict:
+        """Longest cached prefix of each body: ``{i: (n, kv)}`` (at least one token left)."""
+        key = ("system", system)
+        return {i: self.prefix_cache.match(key, b[:-1]) for i, b in bodies.items()}
+
+    def _forward_bodies(self, state, bodies: list[list[int]], keep: int, found=None,
+                        store=None):
+        """Run left-padded bodies after the shared prefix -> (logits, cache, mask, last_pos).
+
+        ``found`` gives each body's cached prefix (:meth:`_reuse`); the bodies start after
+        it. With ``store`` (the system text), the bodies that reused nothing are stored in the
+        prefix cache.
+        """
         torch = self._torch
         batch = len(bodies)
-        width = max(len(b) for b in bodies)
+        plen = state["length"]
+        found = found or [(0, None)] * batch
+        news = [b[n:] for b, (n, _) in zip(bodies, found, strict=True)]
+        held = max(n for n, _ in found)
+        width = max(len(b) for b in news)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((batch, width), pad, dtype=torch.long)
         body_mask = torch.zeros((batch, width), dtype=torch.long)
-        for i, body in enumerate(bodies):
+        held_mask = torch.zeros((batch, held), dtype=torch.long)
+        for i, body in enumerate(news):
             input_ids[i, width - len(body):] = torch.tensor(body, dtype=torch.long)
             body_mask[i, width - len(body):] = 1
-        plen = state["length"]
-        mask = torch.cat([torch.ones(batch, plen, dtype=torch.long), body_mask], dim=1)
-        positions = (plen + body_mask.cumsum(-1) - 1).clamp(min=plen)
-        if plen == 0:
-            positions = (body_mask.cumsum(-1) - 1).clamp(min=0)
-        past = self._expanded_cache(state, batch)
+            held_mask[i, held - found[i][0]:] = 1
+        mask = torch.cat([torch.ones(batch, plen, dtype=torch.long), held_mask, body_mask], dim=1)
+        start = torch.tensor([plen + n for n, _ in found], dtype=torch.long).unsqueeze(1)
+        positions = torch.maximum(start + body_mask.cumsum(-1) - 1, start)
+        past = self._expanded_cache(state, batch) if held == 0 else self._held_cache(
+            state, found, held)
         out = self._net(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                         past_key_values=past, use_cache=True, logits_to_keep=keep)
         self.stats.calls += 1
+        self.stats.reused_tokens += sum(n for n, _ in found)
+        if store is not None and self.prefix_cache.max_bytes:
+            layers = out.past_key_values.layers
+            for i, (n, _) in enumerate(found):
+                if n == 0 and len(bodies[i]) >= self.prefix_cache.min_tokens:
+                    size = len(bodies[i])
+                    kv = torch.stack([torch.stack([layer.keys[i, :, -size:],
+                                                   layer.values[i, :, -size:]])
+                                      for layer in layers])
+                    self.prefix_cache.put(("system", store[0]), bodies[i], kv)
         return out.logits, out.past_key_values, mask, positions[:, -1]
+
+    def _held_cache(self, state, found, held: int):
+        """Batch cache of [shared prefix][left-padded cached body prefixes]."""
+        from transformers import DynamicCache
+
+        torch = self._torch
+        shape = next(kv for n, kv in found if n).shape  # layers, 2, heads, n, head dim
+        batch = len(found)
+        ctx = torch.zeros((batch, shape[0], 2, shape[2], held, shape[4]),
+                          dtype=next(kv for n, kv in found if n).dtype)
+        for i, (n, kv) in enumerate(found):
+            if n:
+                ctx[i, :, :, :, held - n:] = kv
+        data = []
+        for layer in range(shape[0]):
+            k, v = ctx[:, layer, 0], ctx[:, layer, 1]
+            if state["layers"] is not None:
+                pk, pv = state["layers"][layer]
+                k = torch.cat([pk.expand(batch, -1, -1, -1), k], dim=2)
+                v = torch.cat([pv.expand(batch, -1, -1, -1), v], dim=2)
+            data.append((k.contiguous(), v.contiguous()))
+        return DynamicCache(ddp_cache_data=data, config=self._net.config)
 
     def _step(self, cache, mask, last_pos, tokens):
         """Feed ``tokens`` (batch, t) after the cache; returns (logits, mask, last_pos)."""
@@ -279,6 +339,10 @@ class EmbeddedLLM(CachedBackend):
     # ------------------------------------------------------------------ cache helpers
     def _key_identity(self) -> dict:
         return {"adapter": self._adapter_id, "dtype": self._dtype_name}
+
+    @staticmethod
+    def _new_lengths(lengths: list[int], found: dict) -> list[int]:
+        return [n - found[i][0] if i in found else n for i, n in enumerate(lengths)]
 
     def _order(self, todo: list[int], lengths: list[int]):
         order = sorted(todo, key=lambda i: -lengths[i])
@@ -312,12 +376,14 @@ class EmbeddedLLM(CachedBackend):
             opt_ids = [self._encode(o) for o in options]
             bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
+            found = self._reuse(system, bodies)
             fresh = {}
             multi = any(len(ids) > 1 for ids in opt_ids)
             with torch.inference_mode():
-                for chunk in self._order(todo, lengths):
+                for chunk in self._order(todo, self._new_lengths(lengths, found)):
                     logits, cache, mask, last = self._forward_bodies(
-                        state, [bodies[i] for i in chunk], keep=1)
+                        state, [bodies[i] for i in chunk], keep=1,
+                        found=[found[i] for i in chunk], store=(system,))
                     logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
                     lp = torch.stack([logp[:, ids[0]] for ids in opt_ids], dim=1)
                     if multi:
@@ -371,10 +437,11 @@ class EmbeddedLLM(CachedBackend):
             state = self._prefix(system)
             bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
+            found = self._reuse(system, bodies)
             fresh = {}
             n_generated = 0
             with torch.inference_mode():
-                for chunk in self._order(todo, lengths):
+                for chunk in self._order(todo, self._new_lengths(lengths, found)):
                     gens = None
                     if temperature > 0:
                         gens = []
@@ -383,7 +450,8 @@ class EmbeddedLLM(CachedBackend):
                             gens.append(torch.Generator().manual_seed(
                                 int.from_bytes(h[:8], "little") & (2**63 - 1)))
                     logits, cache, mask, last = self._forward_bodies(
-                        state, [bodies[i] for i in chunk], keep=1)
+                        state, [bodies[i] for i in chunk], keep=1,
+                        found=[found[i] for i in chunk], store=(system,))
                     out_tokens = [[] for _ in chunk]
                     active = list(range(len(chunk)))  # rows still generating
                     for _ in range(int(max_new_tokens)):
@@ -469,6 +537,10 @@ class EmbeddedLLM(CachedBackend):
             self.stats.seconds += time.perf_counter() - t0
             self._store(fresh)
         return sums, counts
+
+    def reset_prefix_cache(self) -> None:
+        """Forget the prefix key/values, so later answers do not depend on earlier calls."""
+        self.prefix_cache.clear()
 
     def throughput(self) -> dict:
         """Rates measured on this backend so far (used by ``estimate``)."""
