@@ -4,14 +4,16 @@
 
 What it measures, in one process, same model, same machine, same prompts:
 
-1. **s3kit engine**: one ``Simulation`` step where ``--decide`` agents are active; every decision
-   kind (emotion, attitude, action) is one batched ``llm.score`` call (length-bucketed,
-   shared system prefix, compact prompts, identical prompts scored once).
+1. **s3kit engine**: one ``Simulation`` step where ``--decide`` agents are active; agents go in
+   chunks, and each decision kind (emotion, attitude, action) of a chunk is one batched
+   ``llm.score`` call (length-bucketed, shared system prefix, compact prompts, identical
+   prompts scored once, each agent's prompt head reused from the prefix cache).
    Agent-decisions/s = LLM decisions the agents needed (agents that read something x 3,
    ``Simulation.n_decisions_``) / wall time of the whole step (environment included).
 2. **naive S3-style loop**: the very prompts the engine sent (``Simulation.last_decisions``,
    same system prompt), one agent at a time, one chat *generation* per decision
-   (``max_new_tokens=8``), answer parsed by keyword; agent-decisions/s over ``--naive``
+   (``max_new_tokens=8``, prefix cache off), answer parsed by keyword; agent-decisions/s over
+   ``--naive``
    decisions. The ratio of the two is printed, with the load average (the machine may be
    shared: compare the ratio, measured in the same run, rather than absolute rates).
 3. **scaling**: time per step (and peak RSS) for 1k and 10k agents on the MCID-Twitter graph
@@ -152,7 +154,14 @@ def main(argv=None) -> int:
             break
     opts = {k: P.options(k, lang) for k in ("emotion", "attitude", "action")}
     llm.generate(["warm-up"], system=system, max_new_tokens=2)
+    cache = getattr(llm, "prefix_cache", None)
+    bound = cache.max_bytes if cache is not None else 0
+    if cache is not None:  # the naive loop computes every prompt from scratch
+        cache.clear()
+        cache.max_bytes = 0
     naive_s, parsed = naive_loop(llm, prompts, system, opts)
+    if cache is not None:
+        cache.max_bytes = bound
     naive_rate = len(prompts) / naive_s
     out.update(naive_decisions=len(prompts), naive_s=naive_s, naive_decisions_per_s=naive_rate,
                naive_parsed_share=parsed / max(1, len(prompts)),
