@@ -5,10 +5,12 @@ Usage:
     python benchmarks/llm_throughput.py --dtype float32 --dtype bfloat16   # compare dtypes
     python benchmarks/llm_throughput.py --quality --model smollm2-135m-instruct --model gemma3-270m
 
-Prints prompts/s of ``score`` at batch 1, 16 and 64 (~150-token prompts), tokens/s of
-``generate``, and the ratio of batched ``score`` to a naive loop that asks the model to
-*generate* each answer one prompt at a time (Hugging Face ``generate``, no batching, no
-prefix reuse). ``--quality`` scores a small labelled sample from $S3KIT_DATA_DIR
+Prints prompts/s of ``score`` at batch 1, 16 and 64 (~150-token prompts, prefix cache
+cleared before each), decisions/s when three questions are asked about each prompt head (an
+agent's emotion / attitude / action: the prefix cache computes the head once), tokens/s of
+``generate``, and the ratio of both to a naive loop that asks the model to *generate* each
+answer one prompt at a time (Hugging Face ``generate``, no batching, no prefix reuse).
+``--quality`` scores a small labelled sample from $S3KIT_DATA_DIR
 (tweeteval emotion and feminist stance, twitter_gender) zero-shot.
 """
 
@@ -39,6 +41,14 @@ POSTS = ["Breaking: the city council votes to close three public libraries next 
          "Heavy snow expected tonight, schools may close tomorrow.",
          "Viral video shows firefighters rescuing a kitten from a tree."]
 OPTIONS = ["calm", "moderate", "intense"]
+
+
+QUESTIONS = [("how strongly do you react emotionally to these posts? Answer calm, moderate or "
+              "intense.", OPTIONS),
+             ("is your attitude towards the news negative or positive? Answer negative or "
+              "positive.", ["negative", "positive"]),
+             ("what do you do now: share, post or nothing? Answer with one word.",
+              ["share", "post", "nothing"])]
 
 
 def make_prompts(n: int, tokenizer=None, target_tokens: int = 150) -> list[str]:
@@ -86,11 +96,26 @@ def throughput(model: str, dtype: str, quick: bool) -> dict:
     results = {}
     for batch, n in ((1, 4 if quick else 8), (16, 16 if quick else 32), (64, 64)):
         llm.batch_size = batch
+        llm.reset_prefix_cache()  # no prompt head left over from the previous measurement
         _, secs = timed(llm.score, prompts[:n], OPTIONS, system=SYSTEM)
         results[f"score_b{batch}"] = n / secs
         print(f"score   batch {batch:>2}: {n / secs:7.2f} prompts/s  ({n} prompts, {secs:.1f}s)")
+    # one agent's three decisions on the same head (profile + posts read): the prefix cache
+    # computes the head once, the 2nd and 3rd questions start from its key/values
+    llm.batch_size = 64
+    llm.reset_prefix_cache()
+    heads = [p[:p.index("Question ")] for p in prompts]
+    start = time.perf_counter()
+    for q, (question, options) in enumerate(QUESTIONS):
+        llm.score([f"{h}Question {q}: {question}" for h in heads], options, system=SYSTEM)
+    secs = time.perf_counter() - start
+    results["score_3_questions_per_head_b64"] = 3 * len(heads) / secs
+    print(f"score, 3 questions per head (prefix cache), batch 64: "
+          f"{3 * len(heads) / secs:7.2f} decisions/s ({3 * len(heads)} decisions, {secs:.1f}s)")
+    llm.reset_prefix_cache()
     llm.batch_size = 16
     for batch, n_new in ((1, 32), (16, 32)):
+        llm.reset_prefix_cache()
         before = llm.stats.completion_tokens
         outs, secs = timed(llm.generate, prompts[:batch], system=SYSTEM, max_new_tokens=n_new)
         made = llm.stats.completion_tokens - before
@@ -124,6 +149,9 @@ def throughput(model: str, dtype: str, quick: bool) -> dict:
               f"{naive:6.2f} prompts/s, e.g. {answers[0][:60]!r}")
         print(f"  batched score (batch 64) vs this naive loop: "
               f"{results[f'ratio_b64_vs_naive_cap{cap}']:.1f}x")
+        ratio3 = results["score_3_questions_per_head_b64"] / naive
+        results[f"ratio_3q_vs_naive_cap{cap}"] = ratio3
+        print(f"  3 questions per head with the prefix cache vs this naive loop: {ratio3:.1f}x")
     return results
 
 

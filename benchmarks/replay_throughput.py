@@ -12,8 +12,9 @@ What it measures, in one process, same model, same machine, same prompts:
    ``Simulation.n_decisions_``) / wall time of the whole step (environment included).
 2. **naive S3-style loop**: the very prompts the engine sent (``Simulation.last_decisions``,
    same system prompt), one agent at a time, one chat *generation* per decision
-   (``max_new_tokens=8``, prefix cache off), answer parsed by keyword; agent-decisions/s over
-   ``--naive``
+   (prefix cache off), answer parsed by keyword, twice: answers capped at 8 tokens (a lower
+   bound: most answers are cut before they name an option) and at 40 (until the end of turn,
+   as a loop that needs a parseable answer must); agent-decisions/s over ``--naive``
    decisions. The ratio of the two is printed, with the load average (the machine may be
    shared: compare the ratio, measured in the same run, rather than absolute rates).
 3. **scaling**: time per step (and peak RSS) for 1k and 10k agents on the MCID-Twitter graph
@@ -77,6 +78,12 @@ def make_sim(net, llm, cfg, event_id=None):
     # activation_rate decide (a controlled number of decisions per step)
     return Simulation(net, cfg, llm=llm, event_id=event_id, seed_posts=[],
                       embedder=HashingEmbedder(dim=256))
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def naive_loop(llm, prompts, system, options_by_kind, max_new_tokens=8):
@@ -159,19 +166,23 @@ def main(argv=None) -> int:
     if cache is not None:  # the naive loop computes every prompt from scratch
         cache.clear()
         cache.max_bytes = 0
-    naive_s, parsed = naive_loop(llm, prompts, system, opts)
+    for cap in (8, 40):  # a tight cap (lower bound) and until end of turn (cap 40)
+        naive_s, parsed = naive_loop(llm, prompts, system, opts, max_new_tokens=cap)
+        naive_rate = len(prompts) / naive_s
+        tag = "" if cap == 8 else f"_cap{cap}"
+        out.update({f"naive{tag}_decisions": len(prompts), f"naive{tag}_s": naive_s,
+                    f"naive{tag}_decisions_per_s": naive_rate,
+                    f"naive{tag}_parsed_share": parsed / max(1, len(prompts)),
+                    f"ratio{tag}": engine_rate / naive_rate})
+        print(f"naive S3-style loop (answer capped at {cap} tokens): {len(prompts)} decisions "
+              f"in {naive_s:.1f} s = {naive_rate:.2f} decisions/s ({parsed}/{len(prompts)} "
+              f"answers name an option); ratio engine / naive: {engine_rate / naive_rate:.1f}x",
+              flush=True)
     if cache is not None:
         cache.max_bytes = bound
-    naive_rate = len(prompts) / naive_s
-    out.update(naive_decisions=len(prompts), naive_s=naive_s, naive_decisions_per_s=naive_rate,
-               naive_parsed_share=parsed / max(1, len(prompts)),
-               ratio=engine_rate / naive_rate)
-    print(f"naive S3-style loop: {len(prompts)} decisions in {naive_s:.1f} s = "
-          f"{naive_rate:.2f} decisions/s ({parsed}/{len(prompts)} parsed)", flush=True)
     out["loadavg_end"] = os.getloadavg()
-    print(f"ratio engine / naive: {engine_rate / naive_rate:.1f}x (load average "
-          f"{out['loadavg_start'][0]:.1f} -> {out['loadavg_end'][0]:.1f} on "
-          f"{os.cpu_count()} CPUs)", flush=True)
+    print(f"load average {out['loadavg_start'][0]:.1f} -> {out['loadavg_end'][0]:.1f} on "
+          f"{os.cpu_count()} CPUs, torch threads {_threads()}", flush=True)
 
     # 3. scaling of time per step with the population
     scaling = []

@@ -25,6 +25,7 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,12 +36,30 @@ from .tuning import classification_metrics, fit_label_adapter, head_info
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
            "tfidf_baseline", "split_examples", "as_inputs", "gender_tuning_experiment",
-           "plot_confusion", "plot_tuning_curve", "write_experiment",
+           "plot_confusion", "plot_tuning_curve", "write_experiment", "clean_text",
            "TASKS"]
 
 TASKS = ("gender", "age", "occupation")
 _GENDER_ALIASES = {"m": "male", "f": "female", "male": "male", "female": "female",
                    "男": "male", "女": "female"}
+_URL = re.compile(r"https?://\S+")
+# Mis-decoded UTF-8 in the CrowdFlower export ("‰ÛÏ" for a quote, "_Ù÷â" for an emoji):
+# a run of Latin-1 / Arabic-range characters that contains one of the tell-tale ones.
+_MOJIBAKE = re.compile(r"_?[\u0080-\u06ff\u2000-\u206f]*[‰Ù÷Û•ÔÊُ][\u0080-\u06ff\u2000-\u206f]*")
+
+
+def clean_text(text: str) -> str:
+    """Drop URLs and mis-decoded byte runs (mojibake) from a post or bio.
+
+    Both cost tokens (a mojibake run is one token per character, up to ~400-token prompts)
+    and carry no readable content. CJK and plain accented text are left alone.
+
+    Examples:
+        >>> clean_text("so good ‰ÛÏreally‰Û https://t.co/abc  #tbt")
+        'so good really #tbt'
+    """
+    text = _MOJIBAKE.sub(" ", _URL.sub(" ", text))
+    return " ".join(text.split())
 
 
 def as_inputs(X) -> list[tuple[str | None, list[str]]]:
@@ -125,6 +144,8 @@ class DemographicClassifier:
         eval_every: steps between tuning-curve evaluations.
         language: ``"auto"``, ``"en"`` or ``"zh"``.
         dtype: dtype of the embedded model (``"float32"`` for training).
+        lora_r: LoRA rank (``method="lora"``).
+        threads: torch CPU threads while tuning (``None``: leave as is).
         seed: seed for the split, batch order and adapter initialisation.
         progress: show a progress bar while tuning.
     """
@@ -133,7 +154,8 @@ class DemographicClassifier:
                  method: str = "prefix", num_virtual_tokens: int = 16, steps: int = 100,
                  batch_size: int = 8, learning_rate: float | None = None,
                  val_fraction: float = 0.1, eval_every: int = 20, language: str = "auto",
-                 dtype: str = "float32", seed: int = 0, progress: bool = True):
+                 dtype: str = "float32", lora_r: int = 8, threads: int | None = None,
+                 seed: int = 0, progress: bool = True):
         self.task = task
         self.llm = llm
         self.adapter = adapter
@@ -146,6 +168,8 @@ class DemographicClassifier:
         self.eval_every = eval_every
         self.language = language
         self.dtype = dtype
+        self.lora_r = lora_r
+        self.threads = threads
         self.seed = seed
         self.progress = progress
 
@@ -193,7 +217,8 @@ class DemographicClassifier:
 
         Returns:
             self, with ``llm_`` (the tuned model), ``tuning_`` (a ``TuningResult``: curve,
-            time, memory) and ``language_``.
+            time, memory), ``fit_rows_`` (positions of the rows tuned on, the rest monitored
+            the curve) and ``language_``.
         """
         y = self._labels(y)
         prompts, lang = _prompts(self.task, X, self.language)
@@ -205,13 +230,14 @@ class DemographicClassifier:
         result = fit_label_adapter(
             [prompts[i] for i in tr], [y[i] for i in tr], P.options(self.task, lang),
             classes=self.classes_, system=P.DEMOGRAPHICS_SYSTEM[lang], method=self.method,
-            num_virtual_tokens=self.num_virtual_tokens, steps=self.steps,
+            num_virtual_tokens=self.num_virtual_tokens, lora_r=self.lora_r, steps=self.steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
             val_prompts=[prompts[i] for i in val] if n_val else None,
             val_labels=[y[i] for i in val] if n_val else None, eval_every=self.eval_every,
             name=self.adapter, task=self.task, language=lang, dtype=self.dtype,
-            seed=self.seed, progress=self.progress)
+            seed=self.seed, threads=self.threads, progress=self.progress)
         self.tuning_ = result
+        self.fit_rows_ = np.sort(tr)
         self.llm_ = result.llm
         self.language_ = lang
         return self
@@ -246,7 +272,7 @@ class DemographicClassifier:
 
 
 def demographic_examples(ds, task: str = "gender", min_confidence: float | None = 1.0,
-                         max_posts: int = 1) -> pd.DataFrame:
+                         max_posts: int = 1, clean: bool = True) -> pd.DataFrame:
     """Labelled users of a dataset as ``user_id, bio, posts, label`` rows.
 
     Args:
@@ -256,6 +282,7 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
         min_confidence: keep only rows with ``gender_confidence >= min_confidence`` when the
             column exists (CrowdFlower annotator agreement).
         max_posts: posts kept per user.
+        clean: apply :func:`clean_text` to bios and posts (URLs and mojibake removed).
 
     Returns:
         DataFrame sorted by ``user_id`` (deterministic); gender labels normalised to
@@ -281,10 +308,14 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
     else:
         grouped = pd.Series(dtype=object)
     bio = users["bio"] if "bio" in users else pd.Series(pd.NA, index=users.index)
+    fix = clean_text if clean else str
+    bios = [None if pd.isna(b) else fix(str(b)) for b in bio]
+    posts = [[t for t in (fix(p) for p in grouped.get(u, [])) if t]
+             for u in users["user_id"]]
     out = pd.DataFrame({
         "user_id": users["user_id"].astype(str).to_numpy(),
-        "bio": [None if pd.isna(b) else str(b) for b in bio],
-        "posts": [grouped.get(u, []) for u in users["user_id"]],
+        "bio": [b or None for b in bios],
+        "posts": posts,
         "label": users["label"].to_numpy(),
     })
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
@@ -336,39 +367,59 @@ def tfidf_baseline(X_train, y_train, X_test, y_test, classes: Sequence[str]) -> 
 
 
 def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
-                             n_train: int = 256, n_eval: int = 200, steps: int = 60,
+                             n_train: int | None = 256, n_eval: int = 200, steps: int = 60,
                              batch_size: int = 8, method: str = "prefix",
                              learning_rate: float | None = None, num_virtual_tokens: int = 16,
-                             eval_every: int = 10, adapter: str | None = "gender-prefix",
-                             seed: int = 0, progress: bool = True) -> dict:
+                             lora_r: int = 8, val_fraction: float = 0.1, eval_every: int = 10,
+                             adapter: str | None = "gender-prefix", clean: bool = True,
+                             threads: int | None = None, seed: int = 0,
+                             progress: bool = True) -> dict:
     """Zero-shot vs PEFT-tuned vs TF-IDF + LR on gender, on one held-out split.
 
     The held-out rows (``n_eval``) are drawn first and never reach the tuning (whose curve is
-    monitored on 10% of the ``n_train`` training rows).
+    monitored on ``val_fraction`` of the ``n_train`` training rows). TF-IDF + LR is fitted on
+    exactly the rows the adapter was tuned on.
+
+    Memory: one model is alive at a time. The zero-shot model is scored with its prefix
+    key/value cache off and freed before tuning, and the tuned model scores without a prefix
+    cache (the cache only pays off when prompts repeat, and holds up to 1 GiB per model).
 
     Args:
         data_dir: shared data folder (default ``$S3KIT_DATA_DIR``).
         dataset: ``"twitter_gender"`` (male/female, annotator confidence 1) or ``"ced"``
             (Weibo source authors, gender m/f).
-        n_train: training users (stratified).
+        n_train: training users (stratified; ``None`` = every row outside the held-out split).
         n_eval: held-out users (stratified).
         steps: tuning steps.
         batch_size: examples per step.
         method: ``"prefix"``, ``"prompt"`` or ``"lora"``.
         learning_rate: ``None`` = the method's default.
         num_virtual_tokens: virtual tokens (prefix/prompt).
+        lora_r: LoRA rank (``method="lora"``).
+        val_fraction: share of the training rows kept aside to monitor the tuning curve (0 =
+            tune on all of them).
         eval_every: steps between tuning-curve points.
         adapter: name to save the adapter under (``None``: not saved).
+        clean: drop URLs and mojibake from bios/posts (:func:`clean_text`), for all models.
+        threads: torch CPU threads for scoring and tuning (``None``: leave as is).
         seed: split and tuning seed.
         progress: progress bars.
 
     Returns:
         Dict with ``metrics`` (``zero_shot``, ``tuned``, ``tfidf_lr``: acc/f1/auc),
         ``tuning`` (time, peak memory, hyper-parameters), ``curve`` (tuning-curve frame),
-        ``y_true`` and ``pred`` (per model, for confusion matrices), ``split`` sizes.
+        ``y_true`` and ``pred`` (per model, for confusion matrices), ``split`` sizes,
+        ``timing`` (seconds of each scoring pass). ``metrics["tfidf_lr_raw"]`` is the same
+        baseline on the uncleaned text (so cleaning cannot flatter the comparison).
     """
+    import gc
+    import time
+
+    import torch
+
     from .datasets.base import data_dir as _data_dir
     from .llm import load_llm
+    from .tuning import peak_rss_mb
 
     root = _data_dir(data_dir)
     if dataset == "twitter_gender":
@@ -381,27 +432,57 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
         ds = load_ced(root / "ced", progress=progress)
     else:
         raise ValueError(f"unknown gender dataset {dataset!r}")
-    ex = demographic_examples(ds, "gender")
+    ex = demographic_examples(ds, "gender", clean=clean)
     train, test = split_examples(ex, n_train=n_train, n_eval=n_eval, seed=seed)
     classes = P.labels("gender")
-    zero = DemographicClassifier("gender", llm=load_llm("embedded", dtype="float32"))
-    p_zero = zero.predict_proba(test)
-    clf = DemographicClassifier("gender", adapter=adapter, method=method, steps=steps,
-                                batch_size=batch_size, learning_rate=learning_rate,
-                                num_virtual_tokens=num_virtual_tokens, eval_every=eval_every,
-                                seed=seed, progress=progress)
-    clf.fit(train, train["label"])
-    p_tuned = clf.predict_proba(test)
-    base = tfidf_baseline(train, train["label"], test, test["label"], classes)
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        t0 = time.perf_counter()
+        zero = DemographicClassifier("gender", llm=load_llm("embedded", dtype="float32",
+                                                            prefix_cache_mb=0))
+        p_zero = zero.predict_proba(test)
+        t_zero = time.perf_counter() - t0
+        rss_zero = peak_rss_mb()
+        del zero
+        gc.collect()
+        clf = DemographicClassifier("gender", adapter=adapter, method=method, steps=steps,
+                                    batch_size=batch_size, learning_rate=learning_rate,
+                                    num_virtual_tokens=num_virtual_tokens, lora_r=lora_r,
+                                    val_fraction=val_fraction, eval_every=eval_every,
+                                    threads=threads, seed=seed, progress=progress)
+        clf.fit(train, train["label"])
+        clf.llm_.prefix_cache.max_bytes = 0
+        clf.llm_.prefix_cache.clear()
+        t0 = time.perf_counter()
+        p_tuned = clf.predict_proba(test)
+        t_tuned = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(old_threads)
+    seen = train.iloc[clf.fit_rows_]
+    base = tfidf_baseline(seen, seen["label"], test, test["label"], classes)
+    metrics = {"zero_shot": classification_metrics(test["label"].tolist(), p_zero, classes),
+               "tuned": classification_metrics(test["label"].tolist(), p_tuned, classes),
+               "tfidf_lr": {k: v for k, v in base.items() if k != "proba"}}
+    if clean:
+        raw = demographic_examples(ds, "gender", clean=False).set_index("user_id")
+        raw_tr, raw_te = raw.loc[seen["user_id"]], raw.loc[test["user_id"]]
+        metrics["tfidf_lr_raw"] = {k: v for k, v in tfidf_baseline(
+            raw_tr, raw_tr["label"], raw_te, raw_te["label"], classes).items() if k != "proba"}
     y = test["label"].tolist()
+    tuning = clf.tuning_.summary()
+    tuning["seconds_per_step"] = round(clf.tuning_.seconds / max(1, steps), 3)
     return {
         "dataset": dataset,
         "split": {"n_train": int(len(train)), "n_eval": int(len(test)), "seed": seed,
+                  "n_tuned_on": int(clf.tuning_.n_train),
                   "train_balance": train["label"].value_counts().to_dict()},
-        "metrics": {"zero_shot": classification_metrics(y, p_zero, classes),
-                    "tuned": classification_metrics(y, p_tuned, classes),
-                    "tfidf_lr": {k: v for k, v in base.items() if k != "proba"}},
-        "tuning": clf.tuning_.summary(),
+        "metrics": metrics,
+        "tuning": tuning,
+        "timing": {"zero_shot_score_s": round(t_zero, 1), "tuned_score_s": round(t_tuned, 1),
+                   "peak_rss_mb_after_zero_shot": round(rss_zero, 1),
+                   "peak_rss_mb": round(peak_rss_mb(), 1)},
         "curve": clf.tuning_.history,
         "y_true": y,
         "pred": {"zero_shot": [classes[i] for i in p_zero.argmax(1)],
@@ -457,7 +538,8 @@ def write_experiment(result: dict, out_dir) -> dict:
     paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
              "confusion": out / "figures" / "confusion.png",
              "tuning_curve": out / "figures" / "tuning_curve.png"}
-    keep = {k: result[k] for k in ("dataset", "split", "metrics", "tuning", "classes")}
+    keep = {k: result[k] for k in ("dataset", "split", "metrics", "tuning", "timing", "classes")
+            if k in result}
     paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
     result["curve"].to_csv(paths["curve"], index=False)
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))

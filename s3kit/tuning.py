@@ -243,7 +243,8 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
                       eval_every: int = 20, name: str | None = None, task: str = "custom",
                       language: str = "en", model: str | None = None, dtype: str = "float32",
                       base=None, seed: int = 0, threads: int | None = None,
-                      autocast: bool | None = None, progress: bool = True) -> TuningResult:
+                      autocast: bool | None = None, bucket: int = 8,
+                      progress: bool = True) -> TuningResult:
     """Tune a PEFT adapter so that ``llm.score(prompts, options)`` predicts ``labels``.
 
     Args:
@@ -272,6 +273,10 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
         threads: torch CPU threads during training (``None``: leave as is).
         autocast: bf16 mixed precision for the forward/backward pass (weights stay fp32);
             ``None``: on when the CPU has native bf16 (measured ~2x faster per step here).
+        bucket: length bucketing: each epoch is shuffled, cut into chunks of ``bucket``
+            batches whose examples are sorted by token length, and the batches are shuffled
+            again, so a batch pads to similar lengths (less wasted compute; 0 or 1 = plain
+            shuffling).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -313,22 +318,25 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     train_bodies = scorer.bodies(prompts)
     val_bodies = scorer.bodies(list(val_prompts)) if val_prompts is not None else None
     y_val = _label_indices(val_labels, classes) if val_prompts is not None else None
+    lengths = np.array([len(b) for b in train_bodies])
     params = [p for p in peft_model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, steps // 10)) * max(0.05, 1 - s / max(1, steps)))
     y_t = torch.tensor(y, dtype=torch.long)
     rows = []
-    order = np.array([], dtype=int)
+    batches: list[np.ndarray] = []
     t0 = time.perf_counter()
 
     def evaluate() -> tuple[float, float]:
         peft_model.eval()
+        by_len = np.argsort([len(b) for b in val_bodies], kind="stable")
         with torch.no_grad():
-            lps = [scorer.option_logprobs(val_bodies[i:i + 32])
-                   for i in range(0, len(val_bodies), 32)]
+            lps = [scorer.option_logprobs([val_bodies[j] for j in by_len[i:i + 16]])
+                   for i in range(0, len(val_bodies), 16)]
         peft_model.train()
-        lp = torch.cat(lps)
+        lp = torch.empty((len(val_bodies), len(options)))
+        lp[torch.as_tensor(by_len)] = torch.cat(lps).float()
         loss = torch.nn.functional.cross_entropy(lp, torch.tensor(y_val)).item()
         return float((lp.argmax(-1).numpy() == y_val).mean()), float(loss)
 
@@ -336,9 +344,9 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     bar = tqdm(range(1, steps + 1), desc=f"tuning {method}", disable=not progress)
     try:
         for step in bar:
-            if len(order) < batch_size:
-                order = np.concatenate([order, rng.permutation(len(y))])
-            idx, order = order[:batch_size], order[batch_size:]
+            if not batches:
+                batches = _epoch_batches(lengths, batch_size, bucket, rng)
+            idx = batches.pop()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(autocast)):
                 lp = scorer.option_logprobs([train_bodies[i] for i in idx])
             loss = torch.nn.functional.cross_entropy(lp.float(), y_t[idx])
@@ -366,7 +374,7 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     hp = {"steps": steps, "batch_size": batch_size, "learning_rate": lr,
           "num_virtual_tokens": num_virtual_tokens if method != "lora" else None,
           "lora_r": lora_r if method == "lora" else None, "seed": seed, "dtype": dtype,
-          "autocast_bf16": bool(autocast)}
+          "autocast_bf16": bool(autocast), "bucket": bucket}
     if name is not None:
         path = adapter_path(name)
         path.mkdir(parents=True, exist_ok=True)
@@ -380,6 +388,20 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     return TuningResult(name=name, path=path, method=method, history=pd.DataFrame(rows),
                         seconds=seconds, peak_rss_mb=peak_rss_mb(), n_train=len(y),
                         params=hp, llm=llm)
+
+
+def _epoch_batches(lengths: np.ndarray, batch_size: int, bucket: int,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of batches (popped from the end), length-bucketed when ``bucket > 1``."""
+    perm = rng.permutation(len(lengths))
+    if len(perm) < batch_size:  # tiny data: repeat it to fill one batch
+        perm = np.resize(perm, batch_size)
+    if bucket > 1:
+        chunk = batch_size * bucket
+        perm = np.concatenate([c[np.argsort(lengths[c], kind="stable")]
+                               for c in np.array_split(perm, range(chunk, len(perm), chunk))])
+    out = [perm[i:i + batch_size] for i in range(0, len(perm), batch_size)]
+    return [out[i] for i in rng.permutation(len(out))]
 
 
 def _label_indices(labels, classes: list[str]) -> np.ndarray:

@@ -65,3 +65,15 @@ def test_twitter_gender_examples_split_and_tfidf_baseline(gender_examples):
     assert test2["user_id"].tolist() == test["user_id"].tolist()   # held-out fixed
     m = tfidf_baseline(train, train["label"], test, test["label"], ("male", "female"))
     assert m["n"] == 300 and 0.55 < m["acc"] < 0.95 and m["auc"] > 0.6
+
+
+def test_examples_are_cleaned_of_urls_and_mojibake(gender_examples):
+    from s3kit.datasets.twitter_gender import load_twitter_gender
+
+    text = gender_examples["posts"].map(" ".join) + " " + gender_examples["bio"].fillna("")
+    assert not text.str.contains("https://t.co", regex=False).any()
+    assert not text.str.contains("‰Û", regex=False).any()
+    raw = demographic_examples(load_twitter_gender(os.path.join(_data_dir(), "twitter_gender")),
+                               "gender", clean=False)
+    assert raw["user_id"].tolist() == gender_examples["user_id"].tolist()
+    assert raw["posts"].map(" ".join).str.contains("https://t.co", regex=False).any()

@@ -41,3 +41,16 @@ def test_prefix_adapter_trains_saves_and_loads_by_name():
     assert np.allclose(p_loaded, p_mem, atol=1e-4)            # saved == in-memory
     with pytest.raises(ValueError):
         fit_label_adapter(PROMPTS, ["hot"] * 8, options, classes=["warm", "cold"], steps=1)
+
+
+def test_epoch_batches_cover_every_example_once_and_bucket_by_length():
+    from s3kit.tuning import _epoch_batches
+
+    lengths = np.random.default_rng(0).integers(10, 400, size=100)
+    batches = _epoch_batches(lengths, 8, 4, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(100))
+    plain = _epoch_batches(lengths, 8, 0, np.random.default_rng(1))
+    pad = [sum(lengths[b].max() - lengths[b]) for b in batches]
+    pad_plain = [sum(lengths[b].max() - lengths[b]) for b in plain]
+    assert sum(pad) < 0.6 * sum(pad_plain)                      # far less padding
+    assert [len(b) for b in _epoch_batches(lengths[:3], 8, 4, np.random.default_rng(0))] == [8]

@@ -109,13 +109,15 @@ class BenchSizes:
 
     def __init__(self, quick: bool = False):
         self.quick = quick
-        self.n_label = 120 if quick else 500
-        self.n_calibrate = 48 if quick else 200
-        self.n_content = 40 if quick else 200
-        self.n_events = 2 if quick else 6
-        self.n_steps = 8 if quick else 16
-        self.max_agents = 60 if quick else 150
-        self.max_new_tokens = 32 if quick else 48
+        # full sizes: chosen so the whole run stays under 60 minutes on 2 CPU cores with the
+        # embedded model (docs/benchmark.md gives the measured time)
+        self.n_label = 120 if quick else 400
+        self.n_calibrate = 48 if quick else 150
+        self.n_content = 40 if quick else 120
+        self.n_events = 2 if quick else 4
+        self.n_steps = 8 if quick else 12
+        self.max_agents = 60 if quick else 100
+        self.max_new_tokens = 32 if quick else 40
         self.step_hours = 1.0
 
     def as_dict(self) -> dict:
