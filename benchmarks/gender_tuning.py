@@ -4,7 +4,7 @@ Prints accuracy / F1 / AUC of the three models, the tuning time and peak memory,
 artefacts (metrics.json, curve.csv, figures) under ``--out``. The held-out users (``--n-eval``)
 are drawn first and never reach the tuning; TF-IDF + LR is fitted on the rows tuned on.
 
-    OMP_NUM_THREADS=1 python benchmarks/gender_tuning.py --threads 1
+    OMP_NUM_THREADS=1 python benchmarks/gender_tuning.py --threads 1   # LoRA, 250 steps x 8
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=None,
                         help="training users (default: every row outside the held-out split)")
     parser.add_argument("--n-eval", type=int, default=500)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=250)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=None)
-    parser.add_argument("--method", default="prefix", choices=["prefix", "prompt", "lora"])
+    parser.add_argument("--method", default="lora", choices=["prefix", "prompt", "lora"])
     parser.add_argument("--virtual-tokens", type=int, default=16)
     parser.add_argument("--lora-r", type=int, default=8)
     parser.add_argument("--val-fraction", type=float, default=0.0,
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-clean", action="store_true", help="keep URLs and mojibake")
-    parser.add_argument("--adapter", default="gender-prefix")
+    parser.add_argument("--adapter", default=None, help="default: gender-<method>")
     parser.add_argument("--out", default="results/gender_tuning")
     args = parser.parse_args()
 
@@ -43,7 +43,8 @@ def main() -> None:
         args.data_dir, n_train=args.n_train, n_eval=args.n_eval, steps=args.steps,
         batch_size=args.batch_size, method=args.method, learning_rate=args.lr,
         num_virtual_tokens=args.virtual_tokens, lora_r=args.lora_r,
-        val_fraction=args.val_fraction, eval_every=args.eval_every, adapter=args.adapter,
+        val_fraction=args.val_fraction, eval_every=args.eval_every,
+        adapter=args.adapter or f"gender-{args.method}",
         clean=not args.no_clean, threads=args.threads)
     write_experiment(result, args.out)
     summary = {

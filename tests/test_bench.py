@@ -197,3 +197,26 @@ def test_quick_real_model_on_two_tasks(tmp_path):
         m = res["tasks"][name]["metrics"]
         assert 0.0 <= m["acc"] <= 1.0
         assert res["tasks"][name]["zero_shot"]["acc"] is not None
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_tune_trains_a_prefix_adapter_once_and_reuses_it(tmp_path, monkeypatch):
+    """``--tune STEPS``: the label head is prefix-tuned on the train side, saved, and the next
+    run reuses the saved adapter (no training) with the same answers."""
+    pytest.importorskip("peft")
+    monkeypatch.setenv("S3KIT_CACHE_DIR", str(tmp_path / "cache"))
+    from s3kit.llm import load_llm
+
+    llm = load_llm("embedded", dtype="float32", cache=False)
+    root = make_data(tmp_path / "data", n=48, with_graph=False, with_gender=False)
+    runs = [run_bench(root, out=None, llm=llm, quick=True, progress=False,
+                      tasks=["emotion"], print_table=False, tune=2) for _ in range(2)]
+    methods = [r["tasks"]["emotion"]["by_dataset"]["tweeteval"]["method"]
+               if "by_dataset" in r["tasks"]["emotion"] else r["tasks"]["emotion"]["method"]
+               for r in runs]
+    assert methods[0].startswith("PEFT prefix tuning (2 steps") and "trained" in methods[0]
+    assert "reused" in methods[1]
+    saved = list((tmp_path / "cache" / "adapters").glob("bench-emotion-tweeteval-*"))
+    assert len(saved) == 1 and (saved[0] / "adapter_config.json").exists()
+    assert runs[0]["tasks"]["emotion"]["metrics"] == runs[1]["tasks"]["emotion"]["metrics"]

@@ -105,6 +105,8 @@ class BenchSizes:
         n_steps: simulated steps per event.
         max_agents: population cap of a replay.
         max_new_tokens: length of generated replies.
+        tune_steps: PEFT prefix-tuning steps per label task and dataset (0: no tuning; the
+            agents are then calibrated only, see :func:`fit_bias`).
     """
 
     def __init__(self, quick: bool = False):
@@ -118,6 +120,7 @@ class BenchSizes:
         self.n_steps = 8 if quick else 12
         self.max_agents = 60 if quick else 100
         self.max_new_tokens = 32 if quick else 40
+        self.tune_steps = 0
         self.step_hours = 1.0
 
     def as_dict(self) -> dict:
@@ -421,6 +424,10 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
         bias = fit_bias(cprobs, cal["label"].tolist(), labels)
         probs = apply_bias(probs, bias)
         method = f"label-prior calibration on {len(cal)} train items"
+    if sizes.tune_steps > 0 and getattr(llm, "backend", None) == "embedded":
+        tuned = _tuned_probs(task, llm, sizes, seed, progress)
+        if tuned is not None:
+            probs, method = tuned
     metrics = _report(ev["label"], probs, labels, pos)
     seconds = time.perf_counter() - t0
     baselines, base_probs = _label_baseline(task)
@@ -433,6 +440,51 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     if bias is not None:
         out["bias"] = [float(b) for b in bias]
     return out
+
+
+def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool):
+    """Prefix-tune (P-Tuning v2) the agents' head for ``task`` and score the eval items.
+
+    Trains on the task's train items; returns ``(probs, method)``, or ``None`` when the train
+    side is too small. The adapter is saved as ``bench-<task>-<dataset>-<digest>`` (digest
+    of the training prompts, labels and hyper-parameters) and reused when it already exists.
+    """
+    import hashlib
+
+    from .. import prompts as P
+    from ..llm import adapter_path, load_llm
+    from ..tuning import fit_label_adapter
+
+    labels = list(task.labels)
+    batch = 8
+    train = T.balanced_sample(task.train, sizes.tune_steps * batch, seed=seed + 2)
+    if len(train) < 4 * len(labels) or train["label"].nunique() < len(labels):
+        return None
+    prompts, kind, system = build_prompts(task.name, train)
+    lang = "en" if kind == "action" else (
+        str(train["language"].iloc[0]) if "language" in train else "en")
+    words, names = P.options(kind, lang), P.labels(kind)
+    if task.name == "repost":  # binary head: "nothing" vs "repost"
+        options = [words[names.index("nothing")], words[names.index("repost")]]
+    else:
+        options = [words[names.index(lab)] for lab in labels]
+    y = train["label"].astype(str).tolist()
+    digest = hashlib.sha256("\x00".join(
+        [llm.model, system, *options, str(sizes.tune_steps), str(seed), *prompts, *y]
+    ).encode()).hexdigest()[:10]
+    name = f"bench-{task.name}-{task.dataset}-{digest}"
+    reused = (adapter_path(name) / "adapter_config.json").exists()
+    if not reused:
+        fit_label_adapter(prompts, y, options, classes=labels, system=system, method="prefix",
+                          steps=sizes.tune_steps, batch_size=batch, name=name, task=task.name,
+                          language=lang, model=llm.model, seed=seed, progress=progress)
+    tuned = load_llm("embedded", llm.model, adapter=name, cache=False,
+                     dtype=getattr(llm, "dtype", "auto"))
+    eval_prompts, _, _ = build_prompts(task.name, task.eval)
+    probs = np.asarray(tuned.score(eval_prompts, options, system=system), dtype=float)
+    how = "reused" if reused else "trained"
+    return probs, (f"PEFT prefix tuning ({sizes.tune_steps} steps x {batch} of {len(train)} "
+                   f"train items, adapter {name} {how})")
 
 
 def _eval_content(task: T.Task, llm, sizes: BenchSizes, seed: int) -> dict:
@@ -806,7 +858,7 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
               out: str | os.PathLike | None = "results.json", backend: str = "embedded",
               quick: bool = False, progress: bool = True, *, model: str | None = None,
               base_url: str | None = None, tasks: Sequence[str] | None = None, seed: int = 0,
-              llm: Any = None, print_table: bool = True) -> dict:
+              llm: Any = None, print_table: bool = True, tune: int = 0) -> dict:
     """Run the benchmark and write its JSON.
 
     Args:
@@ -825,6 +877,8 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         seed: master seed (samples, replays, generation).
         llm: an already loaded backend (overrides ``backend``/``model``).
         print_table: print the comparison table at the end.
+        tune: prefix-tuning steps per label task and dataset on the train side (embedded
+            backend; 0 = calibration only). Adapters are saved and reused by digest.
 
     Returns:
         The results dict (as written, ``NaN`` -> ``None``).
@@ -835,6 +889,7 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
 
     t_start = time.perf_counter()
     sizes = BenchSizes(quick)
+    sizes.tune_steps = max(0, int(tune))
     names = list(TASKS if tasks is None else tasks)
     unknown = [t for t in names if t not in TASKS]
     if unknown:
@@ -1115,6 +1170,9 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", default=None,
                    help=f"comma-separated subset of: {','.join(TASKS)}")
     p.add_argument("--seed", type=int, default=0, help="master seed")
+    p.add_argument("--tune", type=int, default=0, metavar="STEPS",
+                   help="prefix-tune each label head for STEPS steps on the train dir "
+                        "(embedded backend; adapters saved and reused); default 0: calibrate")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=bench_main)
 
@@ -1126,7 +1184,7 @@ def bench_main(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     res = run_bench(args.train_dir, args.eval_dir, out=args.out, backend=args.backend,
                     quick=args.quick, progress=not args.quiet, model=args.model,
-                    base_url=args.base_url, tasks=tasks, seed=args.seed)
+                    base_url=args.base_url, tasks=tasks, seed=args.seed, tune=args.tune)
     validate_results({k: v for k, v in res.items() if k != "_raw"})
     print(f"wrote {args.out}")
     return 0
