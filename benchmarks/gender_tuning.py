@@ -4,7 +4,7 @@ Prints accuracy / F1 / AUC of the three models, the tuning time and peak memory,
 artefacts (metrics.json, curve.csv, figures) under ``--out``. The held-out users (``--n-eval``)
 are drawn first and never reach the tuning; TF-IDF + LR is fitted on the rows tuned on.
 
-    OMP_NUM_THREADS=1 python benchmarks/gender_tuning.py --threads 1   # LoRA, 250 steps x 8
+    OMP_NUM_THREADS=1 python benchmarks/gender_tuning.py --threads 1   # LoRA, 100 steps x 8
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=None,
                         help="training users (default: every row outside the held-out split)")
     parser.add_argument("--n-eval", type=int, default=500)
-    parser.add_argument("--steps", type=int, default=250)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--method", default="lora", choices=["prefix", "prompt", "lora"])

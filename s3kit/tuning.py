@@ -108,7 +108,7 @@ class TuningResult:
         name: adapter name (``None`` if not saved).
         path: adapter folder (``None`` if not saved).
         method: ``"prefix"``, ``"prompt"`` or ``"lora"``.
-        history: tidy frame ``step, loss, val_acc, val_loss, seconds`` (the tuning curve;
+        history: tidy frame ``step, loss, val_acc, val_loss, seconds, rss_mb`` (the tuning curve;
             ``val_*`` only at evaluation steps, on the monitoring split carved from training
             data).
         seconds: training wall time.
@@ -356,7 +356,8 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
             opt.step()
             sched.step()
             row = {"step": step, "loss": float(loss.item()), "val_acc": np.nan,
-                   "val_loss": np.nan, "seconds": time.perf_counter() - t0}
+                   "val_loss": np.nan, "seconds": time.perf_counter() - t0,
+                   "rss_mb": _current_rss_mb()}
             if val_bodies is not None and (
                     (eval_every and step % eval_every == 0) or step == steps):
                 row["val_acc"], row["val_loss"] = evaluate()
@@ -388,6 +389,15 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     return TuningResult(name=name, path=path, method=method, history=pd.DataFrame(rows),
                         seconds=seconds, peak_rss_mb=peak_rss_mb(), n_train=len(y),
                         params=hp, llm=llm)
+
+
+def _current_rss_mb() -> float:
+    """Current (not peak) resident memory in MiB, from ``/proc/self/statm`` (nan elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _epoch_batches(lengths: np.ndarray, batch_size: int, bucket: int,
