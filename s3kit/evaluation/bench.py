@@ -111,14 +111,14 @@ class BenchSizes:
 
     def __init__(self, quick: bool = False):
         self.quick = quick
-        # full sizes: chosen so the whole run stays under 60 minutes on 2 CPU cores with the
-        # embedded model (docs/benchmark.md gives the measured time)
+        # full sizes: the label/content part measured 27 min on one thread (docs/benchmark.md);
+        # the replays are sized from the quick run's (306 s on one thread) to ~2.5x that
         self.n_label = 120 if quick else 400
         self.n_calibrate = 48 if quick else 150
         self.n_content = 40 if quick else 120
-        self.n_events = 2 if quick else 4
-        self.n_steps = 8 if quick else 12
-        self.max_agents = 60 if quick else 100
+        self.n_events = 2 if quick else 3
+        self.n_steps = 8 if quick else 10
+        self.max_agents = 60 if quick else 80
         self.max_new_tokens = 32 if quick else 40
         self.tune_steps = 0
         self.step_hours = 1.0
