@@ -36,8 +36,11 @@ def test_notebook_runs_with_tiny_parameters(tmp_path):
                                     "eval_every": 1, "adapter": "test-nb02", "progress": False},
                         kernel_name="python3", progress_bar=False)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["split"] == {"n_train": 16, "n_eval": 20, "seed": 0,
-                                "train_balance": metrics["split"]["train_balance"]}
+    split = metrics["split"]
+    assert split == {"n_train": 16, "n_eval": 20, "seed": 0,
+                     "train_balance": split["train_balance"],
+                     "n_tuned_on": split["n_tuned_on"]}
+    assert 0 < split["n_tuned_on"] <= 16  # tuning sees training rows only
     for name in ("zero_shot", "tuned", "tfidf_lr"):
         m = metrics["metrics"][name]
         assert m["n"] == 20 and 0.0 <= m["acc"] <= 1.0 and 0.0 <= m["auc"] <= 1.0

@@ -15,7 +15,7 @@ worth keeping), so a step costs one entry per agent.
 
 Examples:
     >>> import torch
-    >>> cache = PrefixKVCache(max_bytes=10**6)
+    >>> cache = PrefixKVCache(max_bytes=10**6, min_tokens=2)
     >>> kv = torch.zeros(2, 2, 1, 5, 4)          # layers, k/v, heads, tokens, head dim
     >>> cache.put("sys", [1, 2, 3, 4, 5], kv)
     True
@@ -42,7 +42,8 @@ class PrefixKVCache:
     Args:
         max_bytes: memory bound of the stored tensors (0 disables the cache).
         min_tokens: shortest prefix worth reusing.
-        probe: number of leading tokens the lookup index hashes.
+        probe: number of leading tokens the lookup index hashes (at most ``min_tokens``:
+            a prefix worth reusing always shares them).
 
     Attributes:
         hits: lookups that reused a prefix.
@@ -52,7 +53,7 @@ class PrefixKVCache:
     def __init__(self, max_bytes: int = 1 << 30, min_tokens: int = 16, probe: int = 8):
         self.max_bytes = int(max_bytes)
         self.min_tokens = int(min_tokens)
-        self.probe = int(probe)
+        self.probe = max(1, min(int(probe), self.min_tokens))
         self._entries: OrderedDict = OrderedDict()  # (system, tokens) -> (array, tensor)
         self._index: dict = {}  # (system, first tokens) -> set of entry keys
         self.nbytes = 0
