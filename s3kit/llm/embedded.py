@@ -255,18 +255,22 @@ class EmbeddedLLM(CachedBackend):
         return DynamicCache(ddp_cache_data=data, config=self._net.config)
 
     # ------------------------------------------------------------------ forward pieces
-    def _reuse(self, system, bodies: dict) -> dict:
+    @staticmethod
+    def _kv_key(system):
+        """Prefix-cache key of the bodies that follow ``system`` (``None`` is its own key)."""
+        return ("system", system)
+
+    def _reuse(self, kv_key, bodies: dict) -> dict:
         """Longest cached prefix of each body: ``{i: (n, kv)}`` (at least one token left)."""
-        key = ("system", system)
-        return {i: self.prefix_cache.match(key, b[:-1]) for i, b in bodies.items()}
+        return {i: self.prefix_cache.match(kv_key, b[:-1]) for i, b in bodies.items()}
 
     def _forward_bodies(self, state, bodies: list[list[int]], keep: int, found=None,
                         store=None):
         """Run left-padded bodies after the shared prefix -> (logits, cache, mask, last_pos).
 
         ``found`` gives each body's cached prefix (:meth:`_reuse`); the bodies start after
-        it. With ``store`` (the system text), the bodies that reused nothing are stored in the
-        prefix cache.
+        it. With ``store`` (the :meth:`_kv_key` given to :meth:`_reuse`), the bodies that
+        reused nothing are stored in the prefix cache under it.
         """
         torch = self._torch
         batch = len(bodies)
@@ -300,7 +304,7 @@ class EmbeddedLLM(CachedBackend):
                     kv = torch.stack([torch.stack([layer.keys[i, :, -size:],
                                                    layer.values[i, :, -size:]])
                                       for layer in layers])
-                    self.prefix_cache.put(("system", store[0]), bodies[i], kv)
+                    self.prefix_cache.put(store, bodies[i], kv)
         return out.logits, out.past_key_values, mask, positions[:, -1]
 
     def _held_cache(self, state, found, held: int):
@@ -308,10 +312,10 @@ class EmbeddedLLM(CachedBackend):
         from transformers import DynamicCache
 
         torch = self._torch
-        shape = next(kv for n, kv in found if n).shape  # layers, 2, heads, n, head dim
+        sample = next(kv for n, kv in found if n)
+        shape = sample.shape  # layers, 2, heads, n, head dim
         batch = len(found)
-        ctx = torch.zeros((batch, shape[0], 2, shape[2], held, shape[4]),
-                          dtype=next(kv for n, kv in found if n).dtype)
+        ctx = torch.zeros((batch, shape[0], 2, shape[2], held, shape[4]), dtype=sample.dtype)
         for i, (n, kv) in enumerate(found):
             if n:
                 ctx[i, :, :, :, held - n:] = kv
@@ -376,14 +380,15 @@ class EmbeddedLLM(CachedBackend):
             opt_ids = [self._encode(o) for o in options]
             bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
-            found = self._reuse(system, bodies)
+            kv_key = self._kv_key(system)
+            found = self._reuse(kv_key, bodies)
             fresh = {}
             multi = any(len(ids) > 1 for ids in opt_ids)
             with torch.inference_mode():
                 for chunk in self._order(todo, self._new_lengths(lengths, found)):
                     logits, cache, mask, last = self._forward_bodies(
                         state, [bodies[i] for i in chunk], keep=1,
-                        found=[found[i] for i in chunk], store=(system,))
+                        found=[found[i] for i in chunk], store=kv_key)
                     logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
                     lp = torch.stack([logp[:, ids[0]] for ids in opt_ids], dim=1)
                     if multi:
@@ -437,7 +442,8 @@ class EmbeddedLLM(CachedBackend):
             state = self._prefix(system)
             bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
-            found = self._reuse(system, bodies)
+            kv_key = self._kv_key(system)
+            found = self._reuse(kv_key, bodies)
             fresh = {}
             n_generated = 0
             with torch.inference_mode():
@@ -451,7 +457,7 @@ class EmbeddedLLM(CachedBackend):
                                 int.from_bytes(h[:8], "little") & (2**63 - 1)))
                     logits, cache, mask, last = self._forward_bodies(
                         state, [bodies[i] for i in chunk], keep=1,
-                        found=[found[i] for i in chunk], store=(system,))
+                        found=[found[i] for i in chunk], store=kv_key)
                     out_tokens = [[] for _ in chunk]
                     active = list(range(len(chunk)))  # rows still generating
                     for _ in range(int(max_new_tokens)):
