@@ -236,6 +236,11 @@ def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -
     return out
 
 
+def _at(uniforms, rows):
+    """The pre-drawn uniforms of ``rows`` (``None`` when the caller gave none)."""
+    return None if uniforms is None else np.asarray(uniforms, dtype=float)[rows]
+
+
 def _has_input(contexts) -> np.ndarray:
     return np.array([len(c.received) > 0 for c in contexts], dtype=bool)
 
@@ -270,13 +275,11 @@ def decide_emotion(llm, contexts: Sequence[AgentContext], rng: np.random.Generat
     T = decay_matrix(emotion_decay)
     current = np.array([EMOTIONS.index(contexts[i].state.emotion) for i in quiet], dtype=int)
     proba[quiet] = T[current] if len(quiet) else proba[quiet]
-    u = None if uniforms is None else np.asarray(uniforms, dtype=float)
     labels = np.empty(len(contexts), dtype=object)
-    labels[rows] = choose(proba[rows], EMOTIONS, rng, sample,
-                          None if u is None else u[rows])
+    labels[rows] = choose(proba[rows], EMOTIONS, rng, sample, _at(uniforms, rows))
     labels[quiet] = decay_emotions([contexts[i].state.emotion for i in quiet], emotion_decay,
                                    rng if sample else None,
-                                   u[quiet] if sample and u is not None else None)
+                                   _at(uniforms, quiet) if sample else None)
     return labels, proba
 
 
@@ -297,8 +300,7 @@ def decide_attitude(llm, contexts: Sequence[AgentContext],
     proba = np.full((len(contexts), 2), 0.5)
     proba[rows] = _score(llm, "attitude", contexts, rows)
     labels = np.empty(len(contexts), dtype=object)
-    labels[rows] = choose(proba[rows], ATTITUDES, rng, sample,
-                          None if uniforms is None else np.asarray(uniforms)[rows])
+    labels[rows] = choose(proba[rows], ATTITUDES, rng, sample, _at(uniforms, rows))
     for i in np.flatnonzero(~has):
         att = contexts[i].state.attitude
         labels[i] = att
@@ -330,8 +332,7 @@ def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generato
     proba = np.tile(np.eye(3)[ACTIONS.index("nothing")], (len(contexts), 1))
     proba[rows] = _score(llm, "action", contexts, rows)
     labels = np.full(len(contexts), "nothing", dtype=object)
-    labels[rows] = choose(proba[rows], ACTIONS, rng, sample,
-                          None if uniforms is None else np.asarray(uniforms)[rows])
+    labels[rows] = choose(proba[rows], ACTIONS, rng, sample, _at(uniforms, rows))
     return labels, proba
 
 
