@@ -280,9 +280,7 @@ def predict_labels(llm, task: str, items: pd.DataFrame, labels: Sequence[str]) -
     if len(items) == 0:
         return np.zeros((0, len(labels)))
     prompts, kind, system = build_prompts(task, items)
-    lang = str(items["language"].iloc[0]) if "language" in items else "en"
-    lang = "en" if kind == "action" else lang
-    opts = P.options(kind, lang)
+    opts = P.options(kind, _answer_language(kind, items))
     names = P.labels(kind)
     probs = np.asarray(llm.score(prompts, list(opts), system=system), dtype=float)
     if task == "repost":
@@ -291,6 +289,13 @@ def predict_labels(llm, task: str, items: pd.DataFrame, labels: Sequence[str]) -
     cols = [names.index(lab) for lab in labels]
     sub = probs[:, cols]
     return sub / sub.sum(axis=1, keepdims=True)
+
+
+def _answer_language(kind: str, items: pd.DataFrame) -> str:
+    """Language of the answer words (action prompts are English in every dataset)."""
+    if kind == "action" or "language" not in items:
+        return "en"
+    return str(items["language"].iloc[0])
 
 
 def fit_bias(probs: np.ndarray, y: Sequence[str], labels: Sequence[str]) -> np.ndarray:
@@ -417,17 +422,17 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     zero = _report(ev["label"], probs, labels, pos)
     method = "zero-shot"
     bias = None
+    tuned = (_tuned_probs(task, llm, sizes, seed, progress)
+             if sizes.tune_steps > 0 and getattr(llm, "backend", None) == "embedded" else None)
     cal = T.balanced_sample(task.train, sizes.n_calibrate, seed=seed + 1) if len(task.train) \
         else task.train
-    if len(cal) >= 2 * len(labels) and cal["label"].nunique() == len(labels):
+    if tuned is not None:  # the tuned head replaces the calibration
+        probs, method = tuned
+    elif len(cal) >= 2 * len(labels) and cal["label"].nunique() == len(labels):
         cprobs = predict_labels(llm, task.name, cal, labels)
         bias = fit_bias(cprobs, cal["label"].tolist(), labels)
         probs = apply_bias(probs, bias)
         method = f"label-prior calibration on {len(cal)} train items"
-    if sizes.tune_steps > 0 and getattr(llm, "backend", None) == "embedded":
-        tuned = _tuned_probs(task, llm, sizes, seed, progress)
-        if tuned is not None:
-            probs, method = tuned
     metrics = _report(ev["label"], probs, labels, pos)
     seconds = time.perf_counter() - t0
     baselines, base_probs = _label_baseline(task)
@@ -461,8 +466,7 @@ def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     if len(train) < 4 * len(labels) or train["label"].nunique() < len(labels):
         return None
     prompts, kind, system = build_prompts(task.name, train)
-    lang = "en" if kind == "action" else (
-        str(train["language"].iloc[0]) if "language" in train else "en")
+    lang = _answer_language(kind, train)
     words, names = P.options(kind, lang), P.labels(kind)
     if task.name == "repost":  # binary head: "nothing" vs "repost"
         options = [words[names.index("nothing")], words[names.index("repost")]]
