@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -59,3 +62,34 @@ def time_limit(seconds: int, what: str):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing (base of the tests' stub servers)."""
+
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, status: int, payload, headers: dict | None = None) -> None:
+        """Answer ``payload`` (JSON-encoded unless bytes) with ``status`` and ``headers``."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextlib.contextmanager
+def serve_http(handler):
+    """Serve ``handler`` on 127.0.0.1 (free port) from a daemon thread; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

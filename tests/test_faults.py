@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import urllib.error
 import urllib.request
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import QuietHandler, serve_http
 
 from s3kit.llm.openai_backend import OpenAILLM
 from s3kit.testing import FAULT_KINDS, FaultProxy
@@ -39,28 +38,16 @@ CHAT = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
 
 
-class _Stub(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class _Stub(QuietHandler):
     def do_POST(self):  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        data = json.dumps(CHAT).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(200, CHAT)
 
 
 @pytest.fixture
 def stub():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serve_http(_Stub) as url:
+        yield url + "/v1"
 
 
 def _post(url: str, body: dict, timeout: float = 5.0):

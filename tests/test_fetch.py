@@ -7,11 +7,11 @@ import functools
 import http.server
 import os
 import shutil
-import threading
 import zipfile
 from pathlib import Path
 
 import pytest
+from _helpers import serve_http
 
 from s3kit.datasets import fetch_dataset, load_dataset
 from s3kit.datasets.fetch import FETCH_REGISTRY, registry_from_sources, sha256_file
@@ -37,13 +37,8 @@ def mirror(tmp_path):
     """A folder served over HTTP on 127.0.0.1; yields (folder, base_url)."""
     folder = tmp_path / "mirror"
     folder.mkdir()
-    handler = functools.partial(_Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_http(functools.partial(_Quiet, directory=str(folder))) as url:
+        yield folder, url
 
 
 def put_files(mirror_dir: Path, root: Path, name: str):

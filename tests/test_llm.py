@@ -8,10 +8,10 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from _helpers import QuietHandler, serve_http
 
 from s3kit.config import ReplayConfig
 from s3kit.errors import BackendError
@@ -123,13 +123,10 @@ def test_parse_choice():
 
 
 # --------------------------------------------------------------------- stub OpenAI server
-class _Stub(BaseHTTPRequestHandler):
+class _Stub(QuietHandler):
     """Plumbing stub: first request 429 + Retry-After, then canned chat answers."""
 
     state: dict = {}
-
-    def log_message(self, *args):
-        pass
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -139,42 +136,27 @@ class _Stub(BaseHTTPRequestHandler):
             st["times"].append(time.monotonic())
             n = len(st["requests"])
         if n == 1 and st.get("throttle_first"):
-            self.send_response(429)
-            self.send_header("Retry-After", "1")
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"error": {"message": "slow down"}}')
+            self.send_json(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
             return
         if self.path.endswith("/completions") and "messages" not in body:
-            self.send_response(400)  # no legacy completions here: forces chat modes
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"error": {"message": "not supported"}}')
+            # no legacy completions here: forces chat modes
+            self.send_json(400, {"error": {"message": "not supported"}})
             return
         last = body["messages"][-1]["content"]
         content = "Intense, clearly." if "storm" in last else "calm"
-        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                 "choices": [{"index": 0, "finish_reason": "stop",
-                              "message": {"role": "assistant", "content": content}}],
-                 "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(200, {
+            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}})
 
 
 @pytest.fixture
 def stub_server():
     _Stub.state = {"lock": threading.Lock(), "requests": [], "times": [],
                    "throttle_first": True}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", _Stub.state
-    server.shutdown()
-    server.server_close()
+    with serve_http(_Stub) as url:
+        yield url + "/v1", _Stub.state
 
 
 def test_openai_backend_retries_parses_caches_and_hides_key(stub_server, tmp_path,
