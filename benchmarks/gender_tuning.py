@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--method", default="lora", choices=["prefix", "prompt", "lora"])
     parser.add_argument("--virtual-tokens", type=int, default=16)
     parser.add_argument("--lora-r", type=int, default=8)
+    parser.add_argument("--lora-targets", default="q_proj,v_proj",
+                        help="comma-separated module names, or all-linear")
     parser.add_argument("--val-fraction", type=float, default=0.0,
                         help="share of training rows kept aside for the tuning curve")
     parser.add_argument("--eval-every", type=int, default=50)
@@ -43,6 +45,8 @@ def main() -> None:
         args.data_dir, n_train=args.n_train, n_eval=args.n_eval, steps=args.steps,
         batch_size=args.batch_size, method=args.method, learning_rate=args.lr,
         num_virtual_tokens=args.virtual_tokens, lora_r=args.lora_r,
+        lora_targets=(args.lora_targets if args.lora_targets == "all-linear"
+                      else tuple(args.lora_targets.split(","))),
         val_fraction=args.val_fraction, eval_every=args.eval_every,
         adapter=args.adapter or f"gender-{args.method}",
         clean=not args.no_clean, threads=args.threads)

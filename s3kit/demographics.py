@@ -32,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from . import prompts as P
-from .tuning import classification_metrics, fit_label_adapter, head_info
+from .tuning import (
+    LORA_TARGETS,
+    apply_bias,
+    classification_metrics,
+    fit_label_adapter,
+    head_info,
+)
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
            "tfidf_baseline", "split_examples", "as_inputs", "gender_tuning_experiment",
@@ -143,11 +149,13 @@ class DemographicClassifier:
         steps: optimisation steps.
         batch_size: examples per step.
         learning_rate: ``None`` = the method's default (:data:`s3kit.tuning.DEFAULT_LR`).
-        val_fraction: share of the *training* data kept aside for the tuning curve.
+        val_fraction: share of the *training* data kept aside to monitor the tuning curve,
+            choose the kept weights (lowest monitoring loss) and calibrate the label bias.
         eval_every: steps between tuning-curve evaluations.
         language: ``"auto"``, ``"en"`` or ``"zh"``.
         dtype: dtype of the embedded model (``"float32"`` for training).
         lora_r: LoRA rank (``method="lora"``).
+        lora_targets: LoRA target modules (``"all-linear"`` or names; default query/value).
         threads: torch CPU threads while tuning (``None``: leave as is).
         seed: seed for the split, batch order and adapter initialisation.
         progress: show a progress bar while tuning.
@@ -157,7 +165,8 @@ class DemographicClassifier:
                  method: str = "prefix", num_virtual_tokens: int = 16, steps: int = 100,
                  batch_size: int = 8, learning_rate: float | None = None,
                  val_fraction: float = 0.1, eval_every: int = 20, language: str = "auto",
-                 dtype: str = "float32", lora_r: int = 8, threads: int | None = None,
+                 dtype: str = "float32", lora_r: int = 8,
+                 lora_targets: str | Sequence[str] = LORA_TARGETS, threads: int | None = None,
                  seed: int = 0, progress: bool = True):
         self.task = task
         self.llm = llm
@@ -172,6 +181,7 @@ class DemographicClassifier:
         self.language = language
         self.dtype = dtype
         self.lora_r = lora_r
+        self.lora_targets = lora_targets
         self.threads = threads
         self.seed = seed
         self.progress = progress
@@ -190,6 +200,7 @@ class DemographicClassifier:
         clf = cls(info["task"], adapter=name, language=info.get("language", "auto"), **kwargs)
         clf.llm_ = load_llm("embedded", adapter=name, dtype=clf.dtype)
         clf.language_ = info.get("language", "en")
+        clf.bias_ = info.get("bias")
         return clf
 
     def _llm(self):
@@ -221,7 +232,9 @@ class DemographicClassifier:
         Returns:
             self, with ``llm_`` (the tuned model), ``tuning_`` (a ``TuningResult``: curve,
             time, memory), ``fit_rows_`` (positions of the rows tuned on, the rest monitored
-            the curve) and ``language_``.
+            the curve, chose the kept weights and fitted ``bias_``), ``bias_`` (per-class
+            log-bias applied by ``predict_proba``; ``None`` without a monitoring split) and
+            ``language_``.
         """
         y = self._labels(y)
         prompts, lang = _prompts(self.task, X, self.language)
@@ -233,7 +246,8 @@ class DemographicClassifier:
         result = fit_label_adapter(
             [prompts[i] for i in tr], [y[i] for i in tr], P.options(self.task, lang),
             classes=self.classes_, system=P.DEMOGRAPHICS_SYSTEM[lang], method=self.method,
-            num_virtual_tokens=self.num_virtual_tokens, lora_r=self.lora_r, steps=self.steps,
+            num_virtual_tokens=self.num_virtual_tokens, lora_r=self.lora_r,
+            lora_targets=self.lora_targets, steps=self.steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
             val_prompts=[prompts[i] for i in val] if n_val else None,
             val_labels=[y[i] for i in val] if n_val else None, eval_every=self.eval_every,
@@ -242,6 +256,7 @@ class DemographicClassifier:
         self.tuning_ = result
         self.fit_rows_ = np.sort(tr)
         self.llm_ = result.llm
+        self.bias_ = result.bias
         self.language_ = lang
         return self
 
@@ -258,8 +273,10 @@ class DemographicClassifier:
 
             ctx = torch.no_grad()
         with ctx:
-            return llm.score(prompts, P.options(self.task, lang),
-                             system=P.DEMOGRAPHICS_SYSTEM[lang])
+            probs = llm.score(prompts, P.options(self.task, lang),
+                              system=P.DEMOGRAPHICS_SYSTEM[lang])
+        bias = getattr(self, "bias_", None)
+        return probs if bias is None else apply_bias(np.asarray(probs), np.asarray(bias))
 
     def predict(self, X) -> np.ndarray:
         """Most likely label per user."""
@@ -373,7 +390,8 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
                              n_train: int | None = 256, n_eval: int = 200, steps: int = 60,
                              batch_size: int = 8, method: str = "prefix",
                              learning_rate: float | None = None, num_virtual_tokens: int = 16,
-                             lora_r: int = 8, val_fraction: float = 0.1, eval_every: int = 10,
+                             lora_r: int = 8, lora_targets: str | Sequence[str] = LORA_TARGETS,
+                             val_fraction: float = 0.1, eval_every: int = 10,
                              adapter: str | None = "gender-prefix", clean: bool = True,
                              threads: int | None = None, seed: int = 0,
                              progress: bool = True) -> dict:
@@ -400,8 +418,10 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
         learning_rate: ``None`` = the method's default.
         num_virtual_tokens: virtual tokens (prefix/prompt).
         lora_r: LoRA rank (``method="lora"``).
-        val_fraction: share of the training rows kept aside to monitor the tuning curve (0 =
-            tune on all of them).
+        lora_targets: LoRA target modules (``"all-linear"`` or names).
+        val_fraction: share of the training rows kept aside to monitor the tuning curve,
+            choose the kept weights and calibrate the label bias (0 = tune on all of them, keep
+            the last weights, no bias).
         eval_every: steps between tuning-curve points.
         adapter: name to save the adapter under (``None``: not saved).
         clean: drop URLs and mojibake from bios/posts (:func:`clean_text`), for all models.
@@ -447,9 +467,9 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
         clf = DemographicClassifier("gender", adapter=adapter, method=method, steps=steps,
                                     batch_size=batch_size, learning_rate=learning_rate,
                                     num_virtual_tokens=num_virtual_tokens, lora_r=lora_r,
-                                    val_fraction=val_fraction, eval_every=eval_every,
-                                    language=language, threads=threads, seed=seed,
-                                    progress=progress)
+                                    lora_targets=lora_targets, val_fraction=val_fraction,
+                                    eval_every=eval_every, language=language,
+                                    threads=threads, seed=seed, progress=progress)
         clf.fit(train, train["label"])
         clf.llm_.prefix_cache.max_bytes = 0
         clf.llm_.prefix_cache.clear()

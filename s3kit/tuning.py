@@ -42,11 +42,15 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["TuningResult", "fit_label_adapter", "load_head", "head_info", "DEFAULT_LR",
-           "peak_rss_mb", "classification_metrics", "decision_prompts", "fit_decision_head"]
+           "fit_bias", "apply_bias", "peak_rss_mb", "classification_metrics",
+           "decision_prompts", "fit_decision_head"]
 
 #: Learning rates that worked on the 135M model (AdamW, batch 16).
 DEFAULT_LR = {"prefix": 5e-3, "prompt": 3e-2, "lora": 1e-3}
 HEAD_FILE = "s3kit_head.json"
+#: LoRA's default target modules (attention query and value projections, as the LoRA paper);
+#: ``"all-linear"`` adapts every linear layer of the blocks (peft's shorthand).
+LORA_TARGETS = ("q_proj", "v_proj")
 
 
 def peak_rss_mb() -> float:
@@ -116,6 +120,10 @@ class TuningResult:
         n_train: training examples.
         params: the hyper-parameters used.
         llm: an ``EmbeddedLLM`` wrapping the tuned in-memory model (ready for ``score``).
+        best_step: the step whose adapter weights were kept (lowest monitoring loss with
+            ``keep_best``; else the last step).
+        bias: per-class log-bias fitted on the monitoring split (``calibrate``), to be applied
+            with :func:`apply_bias` to the scores; ``None`` without a monitoring split.
     """
 
     name: str | None
@@ -127,6 +135,8 @@ class TuningResult:
     n_train: int
     params: dict = field(default_factory=dict)
     llm: object = None
+    best_step: int | None = None
+    bias: list[float] | None = None
 
     def summary(self) -> dict:
         """Plain dict for a metrics JSON (no model object)."""
@@ -137,10 +147,12 @@ class TuningResult:
                 "steps": int(self.history["step"].max()) if len(self.history) else 0,
                 "final_val_acc": (float(last["val_acc"].iloc[-1])
                                   if last is not None and len(last) else None),
+                "bias": self.bias,
                 **{f"param_{k}": v for k, v in self.params.items()}}
 
 
-def _peft_config(method: str, num_virtual_tokens: int, lora_r: int):
+def _peft_config(method: str, num_virtual_tokens: int, lora_r: int,
+                 lora_targets: str | Sequence[str] = LORA_TARGETS):
     from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, TaskType
 
     if method == "prefix":
@@ -151,7 +163,9 @@ def _peft_config(method: str, num_virtual_tokens: int, lora_r: int):
                                   num_virtual_tokens=num_virtual_tokens)
     if method == "lora":
         return LoraConfig(task_type=TaskType.CAUSAL_LM, r=lora_r, lora_alpha=2 * lora_r,
-                          lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
+                          lora_dropout=0.0, target_modules=(
+                              lora_targets if isinstance(lora_targets, str)
+                              else list(lora_targets)))
     from .errors import ConfigError
 
     raise ConfigError(f"unknown tuning method {method!r}: use 'prefix', 'prompt' or 'lora'")
@@ -238,12 +252,14 @@ class _Scorer:
 def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequence[str], *,
                       classes: Sequence[str] | None = None, system: str | None = None,
                       method: str = "prefix", num_virtual_tokens: int = 16, lora_r: int = 8,
-                      steps: int = 200, batch_size: int = 16, learning_rate: float | None = None,
+                      lora_targets: str | Sequence[str] = LORA_TARGETS, steps: int = 200,
+                      batch_size: int = 16, learning_rate: float | None = None,
                       val_prompts: Sequence[str] | None = None, val_labels=None,
                       eval_every: int = 20, name: str | None = None, task: str = "custom",
                       language: str = "en", model: str | None = None, dtype: str = "float32",
                       base=None, seed: int = 0, threads: int | None = None,
                       autocast: bool | None = None, bucket: int = 8,
+                      keep_best: bool = True, calibrate: bool = True,
                       progress: bool = True) -> TuningResult:
     """Tune a PEFT adapter so that ``llm.score(prompts, options)`` predicts ``labels``.
 
@@ -256,6 +272,7 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
         method: ``"prefix"`` (P-Tuning v2, default), ``"prompt"`` or ``"lora"``.
         num_virtual_tokens: virtual tokens for prefix/prompt tuning.
         lora_r: LoRA rank.
+        lora_targets: LoRA target modules (default query/value; ``"all-linear"``: all).
         steps: optimisation steps (each one batch).
         batch_size: examples per step.
         learning_rate: AdamW learning rate (default per method, ``DEFAULT_LR``).
@@ -277,6 +294,11 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
             batches whose examples are sorted by token length, and the batches are shuffled
             again, so a batch pads to similar lengths (less wasted compute; 0 or 1 = plain
             shuffling).
+        keep_best: with a monitoring split, keep the adapter weights of the evaluation with
+            the lowest monitoring loss (early stopping without stopping), not the last ones.
+        calibrate: with a monitoring split, fit a per-class log-bias on it (:func:`fit_bias`,
+            on the kept weights); saved in the head metadata and applied by
+            :class:`s3kit.demographics.DemographicClassifier` and ``s3kit bench``.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -313,7 +335,7 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net, tokenizer = base if base is not None else load_base_model(model, dtype=dtype)
-    peft_model = get_peft_model(net, _peft_config(method, num_virtual_tokens, lora_r))
+    peft_model = get_peft_model(net, _peft_config(method, num_virtual_tokens, lora_r, lora_targets))
     scorer = _Scorer(peft_model, tokenizer, system, options)
     train_bodies = scorer.bodies(prompts)
     val_bodies = scorer.bodies(list(val_prompts)) if val_prompts is not None else None
@@ -328,7 +350,7 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     batches: list[np.ndarray] = []
     t0 = time.perf_counter()
 
-    def evaluate() -> tuple[float, float]:
+    def evaluate() -> tuple[float, float, np.ndarray]:
         peft_model.eval()
         by_len = np.argsort([len(b) for b in val_bodies], kind="stable")
         with torch.no_grad():
@@ -338,7 +360,10 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
         lp = torch.empty((len(val_bodies), len(options)))
         lp[torch.as_tensor(by_len)] = torch.cat(lps).float()
         loss = torch.nn.functional.cross_entropy(lp, torch.tensor(y_val)).item()
-        return float((lp.argmax(-1).numpy() == y_val).mean()), float(loss)
+        return float((lp.argmax(-1).numpy() == y_val).mean()), float(loss), lp.exp().numpy()
+
+    best = {"loss": np.inf, "step": steps, "weights": None, "probs": None}
+    last_probs = None
 
     peft_model.train()
     bar = tqdm(range(1, steps + 1), desc=f"tuning {method}", disable=not progress)
@@ -360,7 +385,14 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
                    "rss_mb": _current_rss_mb()}
             if val_bodies is not None and (
                     (eval_every and step % eval_every == 0) or step == steps):
-                row["val_acc"], row["val_loss"] = evaluate()
+                row["val_acc"], row["val_loss"], last_probs = evaluate()
+                if row["val_loss"] < best["loss"]:
+                    best.update(loss=row["val_loss"], step=step, probs=last_probs)
+                    if keep_best and step < steps:
+                        best["weights"] = {n: p.detach().clone() for n, p in
+                                           peft_model.named_parameters() if p.requires_grad}
+                    else:
+                        best["weights"] = None
                 bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_acc']:.3f}")
             else:
                 bar.set_postfix(loss=f"{row['loss']:.3f}")
@@ -371,24 +403,78 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
             torch.set_num_threads(old_threads)
     seconds = time.perf_counter() - t0
     peft_model.eval()
+    if keep_best and best["weights"] is not None:
+        with torch.no_grad():
+            for n, p in peft_model.named_parameters():
+                if n in best["weights"]:
+                    p.copy_(best["weights"][n])
+    best_step = best["step"] if keep_best else steps
+    probs = best["probs"] if keep_best else last_probs
+    bias = None
+    if calibrate and probs is not None and len(set(y_val.tolist())) == len(classes):
+        bias = [float(b) for b in fit_bias(probs, [classes[i] for i in y_val], classes)]
     path = None
     hp = {"steps": steps, "batch_size": batch_size, "learning_rate": lr,
           "num_virtual_tokens": num_virtual_tokens if method != "lora" else None,
-          "lora_r": lora_r if method == "lora" else None, "seed": seed, "dtype": dtype,
-          "autocast_bf16": bool(autocast), "bucket": bucket}
+          "lora_r": lora_r if method == "lora" else None,
+          "lora_targets": (lora_targets if isinstance(lora_targets, str) else
+                           ",".join(lora_targets)) if method == "lora" else None,
+          "seed": seed, "dtype": dtype,
+          "autocast_bf16": bool(autocast), "bucket": bucket, "best_step": best_step,
+          "n_monitor": 0 if val_bodies is None else len(val_bodies)}
     if name is not None:
         path = adapter_path(name)
         path.mkdir(parents=True, exist_ok=True)
         peft_model.save_pretrained(str(path))
         head = {"task": task, "classes": classes, "options": options, "system": system,
                 "language": language, "method": method, "model": model,
-                "n_train": len(y), "seconds": round(seconds, 2), **hp}
+                "n_train": len(y), "seconds": round(seconds, 2), "bias": bias, **hp}
         (path / HEAD_FILE).write_text(json.dumps(head, indent=2, ensure_ascii=False),
                                       encoding="utf-8")
     llm = EmbeddedLLM.from_model(peft_model, tokenizer, name=model, cache=False)
     return TuningResult(name=name, path=path, method=method, history=pd.DataFrame(rows),
                         seconds=seconds, peak_rss_mb=peak_rss_mb(), n_train=len(y),
-                        params=hp, llm=llm)
+                        params=hp, llm=llm, best_step=best_step, bias=bias)
+
+
+def fit_bias(probs: np.ndarray, y: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """Per-label log-bias that maximises the likelihood of ``y`` (label-prior calibration).
+
+    The answers of a small (or freshly tuned) model carry a prior for one word (e.g. ``calm``).
+    Adding a bias ``b`` to the log-probabilities, ``p' = softmax(log p + b)``, fitted on
+    scored *training* items, removes that prior without touching the ranking within a label
+    (contextual calibration, Zhao et al. 2021). The fit is convex (L-BFGS on the mean negative
+    log-likelihood, a tiny ridge keeps it finite on separable data); the first label's bias is 0.
+
+    Examples:
+        >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.95, 0.05]])
+        >>> b = fit_bias(p, ["a", "b", "b", "a"], ["a", "b"])
+        >>> apply_bias(p, b).argmax(1).tolist()
+        [0, 1, 1, 0]
+    """
+    from scipy.optimize import minimize
+
+    labels = list(labels)
+    logp = np.log(np.clip(probs, 1e-12, 1.0))
+    idx = np.array([labels.index(v) for v in y])
+    k = len(labels)
+
+    def nll(b):
+        z = logp + np.concatenate([[0.0], b])
+        z = z - z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        return float(-(z[np.arange(len(idx)), idx] - lse).mean() + 1e-3 * (b @ b))
+
+    res = minimize(nll, np.zeros(k - 1), method="L-BFGS-B")
+    return np.concatenate([[0.0], res.x])
+
+
+def apply_bias(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``softmax(log probs + bias)`` row-wise."""
+    z = np.log(np.clip(probs, 1e-12, 1.0)) + bias
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _current_rss_mb() -> float:

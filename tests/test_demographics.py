@@ -55,6 +55,17 @@ def test_zero_shot_with_fake_llm_one_call_per_task():
         ["male", "female", "female"]
 
 
+def test_calibrated_bias_moves_the_decision_not_the_ranking():
+    users = [f"bio number {i}" for i in range(40)]
+    clf = DemographicClassifier("gender", llm=FakeLLM(seed=3), language="en")
+    p0 = clf.predict_proba(users)
+    clf.bias_ = [0.0, 3.0]                                   # as fitted by fit_label_adapter
+    p1 = clf.predict_proba(users)
+    assert (p1[:, 1] > p0[:, 1]).all() and np.allclose(p1.sum(1), 1)
+    assert (np.argsort(p1[:, 1]) == np.argsort(p0[:, 1])).all()   # same ranking (same AUC)
+    assert (clf.predict(users) == "female").mean() > (p0.argmax(1) == 1).mean()
+
+
 def test_twitter_gender_examples_split_and_tfidf_baseline(gender_examples):
     ex = gender_examples
     assert set(ex["label"]) == {"male", "female"} and len(ex) > 1500   # confidence-1 rows

@@ -28,9 +28,17 @@ def test_prefix_adapter_trains_saves_and_loads_by_name():
                             classes=["warm", "cold"], system=SYSTEM,
                             method="prefix", num_virtual_tokens=4, steps=3, batch_size=4,
                             learning_rate=3e-2, val_prompts=PROMPTS[:4],
-                            val_labels=LABELS[:4], eval_every=3, name="test-tiny-prefix",
+                            val_labels=LABELS[:4], eval_every=1, name="test-tiny-prefix",
                             task="toy", progress=False)
-    assert list(res.history["step"]) == [1, 2, 3] and res.history["val_acc"].notna().sum() == 1
+    hist = res.history
+    assert list(hist["step"]) == [1, 2, 3] and hist["val_acc"].notna().sum() == 3
+    # the kept weights are those of the lowest monitoring loss, and really are in the model
+    assert res.best_step == int(hist.loc[hist["val_loss"].idxmin(), "step"])
+    p_val = res.llm.score(PROMPTS[:4], options, system=SYSTEM)
+    y_val = [["warm", "cold"].index(v) for v in LABELS[:4]]
+    kept_loss = -np.mean(np.log(p_val[np.arange(4), y_val]))
+    assert kept_loss == pytest.approx(hist["val_loss"].min(), abs=2e-3)
+    assert len(res.bias) == 2 and res.bias[0] == 0.0 and head_info("test-tiny-prefix")["bias"]
     assert res.seconds > 0 and res.peak_rss_mb > 100
     assert (res.path / "adapter_config.json").exists()
     assert head_info("test-tiny-prefix")["classes"] == ["warm", "cold"]

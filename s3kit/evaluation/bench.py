@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..tuning import apply_bias, fit_bias
 from . import tasks as T
 from .metrics import (
     MetricUndefinedWarning,
@@ -296,45 +297,6 @@ def _answer_language(kind: str, items: pd.DataFrame) -> str:
     if kind == "action" or "language" not in items:
         return "en"
     return str(items["language"].iloc[0])
-
-
-def fit_bias(probs: np.ndarray, y: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """Per-label log-bias that maximises the likelihood of ``y`` (label-prior calibration).
-
-    The agents' answers from a small model carry a strong prior for one word (e.g. ``calm``).
-    Adding a bias ``b`` to the log-probabilities, ``p' = softmax(log p + b)``, fitted on
-    scored *training* items, removes that prior without touching the ranking within a label
-    (contextual calibration, Zhao et al. 2021).
-
-    Examples:
-        >>> p = np.array([[0.9, 0.1], [0.8, 0.2], [0.7, 0.3], [0.95, 0.05]])
-        >>> b = fit_bias(p, ["a", "b", "b", "a"], ["a", "b"])
-        >>> apply_bias(p, b).argmax(1).tolist()
-        [0, 1, 1, 0]
-    """
-    from scipy.optimize import minimize
-
-    labels = list(labels)
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
-    idx = np.array([labels.index(v) for v in y])
-    k = len(labels)
-
-    def nll(b):
-        z = logp + np.concatenate([[0.0], b])
-        z = z - z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
-        return float(-(z[np.arange(len(idx)), idx] - lse).mean() + 1e-3 * (b @ b))
-
-    res = minimize(nll, np.zeros(k - 1), method="L-BFGS-B")
-    return np.concatenate([[0.0], res.x])
-
-
-def apply_bias(probs: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """``softmax(log probs + bias)`` row-wise."""
-    z = np.log(np.clip(probs, 1e-12, 1.0)) + bias
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 # ----------------------------------------------------------------------------- evaluators
