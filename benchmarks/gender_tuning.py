@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-clean", action="store_true", help="keep URLs and mojibake")
+    parser.add_argument("--with-name", action="store_true",
+                        help="show the profile's user name too (all models)")
     parser.add_argument("--adapter", default=None, help="default: gender-<method>")
     parser.add_argument("--out", default="results/gender_tuning")
     args = parser.parse_args()
@@ -49,7 +51,7 @@ def main() -> None:
                       else tuple(args.lora_targets.split(","))),
         val_fraction=args.val_fraction, eval_every=args.eval_every,
         adapter=args.adapter or f"gender-{args.method}",
-        clean=not args.no_clean, threads=args.threads)
+        clean=not args.no_clean, with_name=args.with_name, threads=args.threads)
     write_experiment(result, args.out)
     summary = {
         "metrics": result["metrics"],

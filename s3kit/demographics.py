@@ -41,9 +41,9 @@ from .tuning import (
 )
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
-           "tfidf_baseline", "split_examples", "as_inputs", "gender_tuning_experiment",
-           "plot_confusion", "plot_tuning_curve", "write_experiment", "clean_text",
-           "TASKS"]
+           "tfidf_baseline", "split_examples", "as_inputs", "user_names",
+           "gender_tuning_experiment", "plot_confusion", "plot_tuning_curve", "write_experiment",
+           "clean_text", "TASKS"]
 
 TASKS = ("gender", "age", "occupation")
 _GENDER_ALIASES = {"m": "male", "f": "female", "male": "male", "female": "female",
@@ -93,14 +93,30 @@ def as_inputs(X) -> list[tuple[str | None, list[str]]]:
     return out
 
 
+def user_names(X) -> list[str | None]:
+    """The ``name`` of each user in ``X`` (``None`` where absent), aligned with :func:`as_inputs`.
+
+    Only a DataFrame with a ``name`` column or dicts with a ``name`` key carry names; they
+    are shown to the model (and the TF-IDF baseline) only when the rows have them, e.g.
+    ``demographic_examples(ds, with_name=True)``.
+    """
+    if isinstance(X, pd.DataFrame):
+        vals = X["name"].tolist() if "name" in X else [None] * len(X)
+    else:
+        vals = [x.get("name") if isinstance(x, dict) else None for x in X]
+    return [None if v is None or pd.isna(v) or not str(v).strip() else str(v) for v in vals]
+
+
 def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
     pairs = as_inputs(X)
+    names = user_names(X)
     if language == "auto":  # majority vote: one Japanese tweet must not make a set Chinese
         cjk = [P.has_cjk(" ".join([b or ""] + ps)) for b, ps in pairs]
         lang = "zh" if cjk and np.mean(cjk) > 0.5 else "en"
     else:
         lang = P.resolve_language(language)
-    return [P.demographic_prompt(task, bio, posts, lang) for bio, posts in pairs], lang
+    return [P.demographic_prompt(task, bio, posts, lang, name=name)
+            for (bio, posts), name in zip(pairs, names, strict=True)], lang
 
 
 def infer_demographics(llm, X, tasks: Sequence[str] = TASKS, language: str = "auto",
@@ -292,7 +308,8 @@ class DemographicClassifier:
 
 
 def demographic_examples(ds, task: str = "gender", min_confidence: float | None = 1.0,
-                         max_posts: int = 1, clean: bool = True) -> pd.DataFrame:
+                         max_posts: int = 1, clean: bool = True,
+                         with_name: bool = False) -> pd.DataFrame:
     """Labelled users of a dataset as ``user_id, bio, posts, label`` rows.
 
     Args:
@@ -303,6 +320,8 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
             column exists (CrowdFlower annotator agreement).
         max_posts: posts kept per user.
         clean: apply :func:`clean_text` to bios and posts (URLs and mojibake removed).
+        with_name: add the profile's ``name`` column (twitter_gender: the screen name), which
+            the prompts and the TF-IDF baseline then include.
 
     Returns:
         DataFrame sorted by ``user_id`` (deterministic); gender labels normalised to
@@ -338,6 +357,10 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
         "posts": posts,
         "label": users["label"].to_numpy(),
     })
+    if with_name:
+        if "name" not in users:
+            raise ValueError(f"dataset {ds.name!r} has no 'name' column in users")
+        out.insert(1, "name", users["name"].astype("string").to_numpy())
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
 
 
@@ -360,7 +383,8 @@ def split_examples(df: pd.DataFrame, n_train: int | None = None, n_eval: int = 2
 
 
 def _flat_text(X) -> list[str]:
-    return [" ".join([b or ""] + ps) for b, ps in as_inputs(X)]
+    return [" ".join([n or "", b or ""] + ps)
+            for (b, ps), n in zip(as_inputs(X), user_names(X), strict=True)]
 
 
 def tfidf_baseline(X_train, y_train, X_test, y_test, classes: Sequence[str]) -> dict:
@@ -393,6 +417,7 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
                              lora_r: int = 8, lora_targets: str | Sequence[str] = LORA_TARGETS,
                              val_fraction: float = 0.1, eval_every: int = 10,
                              adapter: str | None = "gender-prefix", clean: bool = True,
+                             with_name: bool = False,
                              threads: int | None = None, seed: int = 0,
                              progress: bool = True) -> dict:
     """Zero-shot vs PEFT-tuned vs TF-IDF + LR on gender, on one held-out split.
@@ -425,6 +450,7 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
         eval_every: steps between tuning-curve points.
         adapter: name to save the adapter under (``None``: not saved).
         clean: drop URLs and mojibake from bios/posts (:func:`clean_text`), for all models.
+        with_name: show every model the user's profile name too (bio + post otherwise).
         threads: torch CPU threads for scoring and tuning (``None``: leave as is).
         seed: split and tuning seed.
         progress: progress bars.
@@ -457,7 +483,7 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
     else:
         raise ValueError(f"unknown gender dataset {dataset!r}")
     language = "zh" if dataset == "ced" else "en"
-    ex = demographic_examples(ds, "gender", clean=clean)
+    ex = demographic_examples(ds, "gender", clean=clean, with_name=with_name)
     train, test = split_examples(ex, n_train=n_train, n_eval=n_eval, seed=seed)
     classes = P.labels("gender")
     old_threads = torch.get_num_threads()
@@ -494,7 +520,8 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
                "tuned": classification_metrics(test["label"].tolist(), p_tuned, classes),
                "tfidf_lr": {k: v for k, v in base.items() if k != "proba"}}
     if clean:
-        raw = demographic_examples(ds, "gender", clean=False).set_index("user_id")
+        raw = demographic_examples(ds, "gender", clean=False,
+                                   with_name=with_name).set_index("user_id")
         raw_tr, raw_te = raw.loc[seen["user_id"]], raw.loc[test["user_id"]]
         metrics["tfidf_lr_raw"] = {k: v for k, v in tfidf_baseline(
             raw_tr, raw_tr["label"], raw_te, raw_te["label"], classes).items() if k != "proba"}
@@ -503,6 +530,7 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
     tuning["seconds_per_step"] = round(clf.tuning_.seconds / max(1, steps), 3)
     return {
         "dataset": dataset,
+        "inputs": "name + bio + post" if with_name else "bio + post",
         "split": {"n_train": int(len(train)), "n_eval": int(len(test)), "seed": seed,
                   "n_tuned_on": int(clf.tuning_.n_train),
                   "train_balance": train["label"].value_counts().to_dict()},
@@ -566,7 +594,8 @@ def write_experiment(result: dict, out_dir) -> dict:
     paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
              "confusion": out / "figures" / "confusion.png",
              "tuning_curve": out / "figures" / "tuning_curve.png"}
-    keep = {k: result[k] for k in ("dataset", "split", "metrics", "tuning", "timing", "classes")
+    keep = {k: result[k] for k in ("dataset", "inputs", "split", "metrics", "tuning", "timing",
+                                   "classes")
             if k in result}
     paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
     result["curve"].to_csv(paths["curve"], index=False)

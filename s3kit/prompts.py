@@ -542,11 +542,13 @@ def post_prompt(profile, emotion="calm", attitude=None, topic=None, memory=None,
 # Demographics
 # ---------------------------------------------------------------------------------------
 def _profile_block(bio: str | None, posts: Sequence[str] | str | None, lang: str,
-                   max_posts: int = 3, max_chars: int = 200) -> str:
+                   max_posts: int = 3, max_chars: int = 200, name: str | None = None) -> str:
     if isinstance(posts, str):
         posts = [posts]
     posts = [p for p in (posts or []) if p and str(p).strip()][:max_posts]
     lines = []
+    if name and str(name).strip():
+        lines.append(("用户名：" if lang == "zh" else "User name: ") + quote(name, "bio", 60))
     if bio and str(bio).strip():
         head = "用户简介：" if lang == "zh" else "Profile bio: "
         lines.append(head + quote(bio, "bio", max_chars))
@@ -559,8 +561,10 @@ def _profile_block(bio: str | None, posts: Sequence[str] | str | None, lang: str
 
 
 def demographic_prompt(task: str, bio: str | None = None, posts=None,
-                       language: str = "auto") -> str:
+                       language: str = "auto", name: str | None = None) -> str:
     """Prompt for ``task`` in ``gender``, ``age``, ``occupation`` from a bio and posts.
+
+    ``name`` (the profile's user name, optional) is shown first, quoted like the bio.
 
     Examples:
         >>> print(demographic_prompt("gender", bio="dad of 3", posts=["go team"], language="en"))
@@ -572,7 +576,7 @@ def demographic_prompt(task: str, bio: str | None = None, posts=None,
     if task not in ("gender", "age", "occupation"):
         raise ValueError(f"unknown demographic task {task!r}")
     lang = resolve_language(language, bio or "", posts or [])
-    block = _profile_block(bio, posts, lang)
+    block = _profile_block(bio, posts, lang, name=name)
     return TEMPLATES[(lang, task)].render(profile=block, note=_note(lang, block))
 
 
