@@ -297,8 +297,8 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
         keep_best: with a monitoring split, keep the adapter weights of the evaluation with
             the lowest monitoring loss (early stopping without stopping), not the last ones.
         calibrate: with a monitoring split, fit a per-class log-bias on it (:func:`fit_bias`,
-            on the kept weights); saved in the head metadata and applied by
-            :class:`s3kit.demographics.DemographicClassifier` and ``s3kit bench``.
+            on the kept weights); saved in the head metadata (``bias``) and applied by
+            :class:`s3kit.demographics.DemographicClassifier` (:func:`apply_bias`).
         progress: show a tqdm progress bar.
 
     Returns:
