@@ -36,7 +36,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if overrides:
         cfg = cfg.replace(**overrides)
     result = run_replay(cfg, out_dir=args.out, progress=not args.quiet)
-    print(result)
+    print(result.summary())
     return 0
 
 

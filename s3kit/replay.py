@@ -66,6 +66,30 @@ class ReplayResult:
     manifest: dict
     figures: list[Path] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """A few lines for a terminal: the run, its cost, the curves per step, the files.
+
+        The curves are the mean over replicates of the simulated adopters, share of intense
+        emotion and share of positive attitude, next to the real ones where the data has them.
+        """
+        m = self.manifest
+        net, llm = m.get("network", {}), m.get("llm", {})
+        cfg = self.config
+        head = (f"replay {cfg.name!r}: {net.get('users', '?')} users, {cfg.n_steps} steps x "
+                f"{cfg.n_replicates} replicate(s), {m.get('backend')} {m.get('model')}\n"
+                f"{m.get('decisions', 0):,} decisions, {m.get('posts_written', 0):,} posts "
+                f"written, {llm.get('prompts', 0):,} LLM prompts ({llm.get('cache_hits', 0):,} "
+                f"from the cache), {m.get('wall_seconds', 0):.1f} s")
+        c = self.curves
+        cols = {"adopters": "adopters", "intense": "intense", "positive_share": "positive"}
+        table = (c[c["step"] >= 0].groupby(["step", "source"])[list(cols)].mean()
+                 .rename(columns=cols).unstack("source"))
+        table.columns = [f"{name} ({src})" for name, src in table.columns]
+        with pd.option_context("display.width", 120, "display.precision", 2):
+            body = table.to_string()
+        files = ", ".join(list(m.get("files", [])) + list(m.get("figures", [])))
+        return f"{head}\n{body}\nwrote {self.out_dir}: {files}"
+
 
 def load_config(config: ReplayConfig | dict | str | os.PathLike | None) -> ReplayConfig:
     """A :class:`ReplayConfig` from a config, a mapping or a scenario YAML path."""

@@ -50,6 +50,23 @@ def test_fake_replay_writes_artefacts_and_is_deterministic(tmp_path, monkeypatch
     assert not (tmp_path / "a" / "checkpoint.s3k").exists()
 
 
+def test_cli_replay_prints_a_short_summary_not_the_frames(tmp_path, capsys):
+    from s3kit.cli import main
+
+    yaml_path = tmp_path / "s.yaml"
+    yaml_path.write_text("name: s\nbackend: fake\nn_steps: 2\ngenerate_posts: false\n"
+                         "w_relevance: 0\n")
+    assert main(["replay", str(yaml_path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    curves = pd.read_parquet(tmp_path / "run" / "curves.parquet")
+    sim = curves[curves["source"] == "simulated"]
+    assert out.startswith("replay 's': 300 users, 2 steps x 1 replicate(s), fake")
+    assert "adopters (simulated)" in out and "adopters (real)" in out
+    assert f"{sim['adopters'].iloc[-1]:.1f}" in out                 # the numbers, per step
+    assert "results.parquet" in out and "figures/spread.png" in out
+    assert len(out.splitlines()) < 15 and "ReplayResult(" not in out
+
+
 def test_replay_from_yaml_with_intervention(tmp_path):
     yaml_path = tmp_path / "s.yaml"
     yaml_path.write_text(
