@@ -112,8 +112,8 @@ class BenchSizes:
 
     def __init__(self, quick: bool = False):
         self.quick = quick
-        # full sizes: the label/content part measured 27 min on one thread (docs/benchmark.md);
-        # the replays are sized from the quick run's (306 s on one thread) to ~2.5x that
+        # measured (docs/benchmark.md): quick 466 s on 2 idle threads, full 42.8 min on one
+        # thread with the other core busy (the 60-minute budget of the full run)
         self.n_label = 120 if quick else 400
         self.n_calibrate = 48 if quick else 150
         self.n_content = 40 if quick else 120
