@@ -49,7 +49,7 @@ from . import prompts as P
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decay_matrix", "decay_distribution", "decay_emotions", "choose",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
-           "decision_prompt",
+           "decision_prompt", "decide_calibrated", "profile_text",
            "write_posts", "update_states"]
 
 EMOTIONS = P.EMOTIONS
@@ -334,6 +334,100 @@ def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generato
     labels = np.full(len(contexts), "nothing", dtype=object)
     labels[rows] = choose(proba[rows], ACTIONS, rng, sample, _at(uniforms, rows))
     return labels, proba
+
+
+def profile_text(profile: Mapping) -> str:
+    """The profile as the action head reads it: the name, then demographics and bio.
+
+    Examples:
+        >>> profile_text({"name": "ann_b", "gender": "female", "bio": "nurse"})
+        'ann_b female nurse'
+    """
+    parts = [str(profile[k]) for k in ("name", "screen_name", "gender", "age", "occupation")
+             if profile.get(k) not in (None, "")]
+    bio = profile.get("bio") or profile.get("description") or ""
+    return " ".join(parts + [str(bio)]).strip()
+
+
+def decide_calibrated(model, contexts: Sequence[AgentContext], perceived=None, *,
+                      emotion_decay: float = 0.5, uniforms: np.ndarray | None = None,
+                      sample: bool = True) -> dict:
+    """Emotion, attitude and action of many agents from the calibrated heads.
+
+    All of an agent's decisions read one representation of what it reads: the texts it
+    received are encoded once each (cached by content, so a post in a hundred feeds costs one
+    pass) and pooled per agent; the heads of ``model`` (:class:`s3kit.heads.DecisionModel`)
+    turn it into probabilities. S3's structure stays: an agent with new input draws its next
+    emotion from the emotion head (the transition of the Markov chain when something
+    arrives) and its attitude from the attitude head; a quiet agent takes one decay step
+    (:func:`decay_matrix`), keeps its attitude and does nothing. The action head gives
+    P(repost) from the profile and what the agent perceives (``perceived``: one row per
+    context with :data:`s3kit.heads.PERCEIVED`), at the rate observed in real exposures;
+    calibrated agents never ``post`` unprompted here (spontaneous posts come from the
+    simulation's activation rate).
+
+    Args:
+        model: a :class:`~s3kit.heads.DecisionModel` with emotion, attitude and action heads.
+        contexts: one :class:`AgentContext` per agent.
+        perceived: a DataFrame (or dict of columns) of the perceived-context features.
+        emotion_decay: the decay coefficient of quiet agents.
+        uniforms: ``(3, n)`` pre-drawn uniforms (emotion, attitude, action).
+        sample: sample labels (``False``: argmax; quiet decay then follows ``d >= 0.5``).
+
+    Returns:
+        ``{"emotion": (labels, proba), "attitude": ..., "action": ...}`` with probabilities
+        over :data:`EMOTIONS`, :data:`ATTITUDES` and :data:`ACTIONS`.
+    """
+    import pandas as pd
+
+    contexts = list(contexts)
+    n = len(contexts)
+    if uniforms is None:
+        uniforms = np.random.default_rng(0).random((3, n)) if sample else None
+
+    def u(k, rows):
+        return None if uniforms is None else np.asarray(uniforms)[k][rows]
+
+    has = _has_input(contexts)
+    rows = np.flatnonzero(has)
+    quiet = np.flatnonzero(~has)
+    texts = [[r["text"] if isinstance(r, Mapping) else str(r) for r in contexts[i].received]
+             for i in rows]
+    items = pd.DataFrame({"text": pd.Series(texts, dtype=object),
+                          "topic": [contexts[i].topic for i in rows],
+                          "profile": [profile_text(contexts[i].profile) for i in rows]})
+    if perceived is not None:
+        perceived = pd.DataFrame(perceived).reset_index(drop=True)
+        for c in perceived.columns:
+            items[c] = perceived[c].to_numpy()[rows]
+    # emotion: head with input, Markov decay without
+    p_emo = np.zeros((n, 3))
+    p_emo[rows] = model.predict_proba("emotion", items)
+    cur = np.array([EMOTIONS.index(contexts[i].state.emotion) for i in quiet], dtype=int)
+    p_emo[quiet] = decay_matrix(emotion_decay)[cur] if len(quiet) else p_emo[quiet]
+    emo = np.empty(n, dtype=object)
+    emo[rows] = choose(p_emo[rows], EMOTIONS, None, sample, u(0, rows))
+    emo[quiet] = decay_emotions([contexts[i].state.emotion for i in quiet], emotion_decay,
+                                None, u(0, quiet) if sample else None)
+    # attitude: head with input, kept without
+    p_att = np.full((n, 2), 0.5)
+    p_att[rows] = model.predict_proba("attitude", items)
+    att = np.empty(n, dtype=object)
+    att[rows] = choose(p_att[rows], ATTITUDES, None, sample, u(1, rows))
+    for i in quiet:
+        att[i] = contexts[i].state.attitude
+        if att[i] is not None:
+            p_att[i] = np.eye(2)[ATTITUDES.index(att[i])]
+    # action: P(repost) at the observed rate; nothing otherwise
+    p_act = np.tile(np.eye(3)[ACTIONS.index("nothing")], (n, 1))
+    if len(rows):
+        p_rep = model.predict_proba("action", items)[:, 1]
+        p_act[rows] = 0.0
+        p_act[rows, ACTIONS.index("repost")] = p_rep
+        p_act[rows, ACTIONS.index("nothing")] = 1.0 - p_rep
+    act = np.full(n, "nothing", dtype=object)
+    act[rows] = choose(p_act[rows], ACTIONS, None, sample, u(2, rows))
+    return {"emotion": (emo, p_emo), "attitude": (att, p_att), "action": (act, p_act)}
 
 
 def initial_attitude(llm, profiles: Sequence[Mapping], histories: Sequence[Sequence[str]] = (),

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
 
+    from .evaluation.calibrate import add_tune_parser
+
+    add_tune_parser(sub)
+
     from .scenarios import add_scenario_parsers
 
     add_scenario_parsers(sub)

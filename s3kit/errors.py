@@ -6,7 +6,8 @@ researcher can fix the file instead of reading a traceback.
 
 from __future__ import annotations
 
-__all__ = ["S3kitError", "DataFormatError", "ConfigError", "CheckpointError", "BackendError"]
+__all__ = ["S3kitError", "DataFormatError", "ConfigError", "CheckpointError", "BackendError",
+           "HeadError"]
 
 
 class S3kitError(Exception):
@@ -54,3 +55,7 @@ class CheckpointError(S3kitError):
 
 class BackendError(S3kitError, RuntimeError):
     """An LLM backend cannot be loaded or keeps failing after retries."""
+
+
+class HeadError(S3kitError, ValueError):
+    """Decision heads are missing, damaged, or were trained for another representation."""

@@ -299,8 +299,12 @@ class Simulation:
             embedded backend's prefix cache between its decisions. A speed/memory knob: the
             labels use uniforms drawn up front, so they do not depend on it (up to the
             backend's batch-to-batch rounding).
+        decision_model: the calibrated heads (:class:`s3kit.heads.DecisionModel`) for
+            ``decisions: calibrated``; ``None``: loaded by the config's ``heads`` name.
 
     Attributes:
+        repost_rate_: the mean repost probability of the calibrated agents' action head in
+            this run (see ``ReplayConfig.repost_rate``).
         n_decisions_: LLM decisions the agents needed in this process (agents that read
             something x 3 kinds; identical prompts count once per agent).
         results_: the tidy per-agent frame of the finished run.
@@ -326,7 +330,8 @@ class Simulation:
                  seed_posts: Sequence[str] | None = None, topic: str | None = None,
                  checkpoint_path: str | os.PathLike | None = None, progress: bool | None = None,
                  embedder: Any = None, on_step: Callable | None = None,
-                 compact_prompts: bool | None = None, chunk_size: int = 64):
+                 compact_prompts: bool | None = None, chunk_size: int = 64,
+                 decision_model: Any = None):
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size!r}")
         self.chunk_size = int(chunk_size)
@@ -352,6 +357,10 @@ class Simulation:
         self._elapsed = 0.0
         self._trace: dict | None = None
         self.n_decisions_ = 0
+        self.decision_model = decision_model
+        self.decision_model_ = decision_model
+        self._history: dict[str, int] | None = None
+        self.repost_rate_: float | None = None
 
     # ------------------------------------------------------------------ setup
     @property
@@ -385,6 +394,59 @@ class Simulation:
     def active_llm(self) -> Any:
         """The backend the decisions go to (the sharded one under the Ray engine)."""
         return self._get_engine().llm
+
+    @property
+    def decision_mode(self) -> str:
+        """``"calibrated"`` (trained heads) or ``"zero_shot"`` (answer words scored by the LLM).
+
+        ``decisions: auto`` (the default) is calibrated on the embedded backend, whose hidden
+        states the shipped heads read, and zero-shot on the others (a server gives no hidden
+        states; the deterministic fake backend has none).
+        """
+        mode = self.cfg.decisions
+        if mode == "auto":
+            mode = ("calibrated" if getattr(self.active_llm, "backend", None) == "embedded"
+                    else "zero_shot")
+        return mode
+
+    def _decision_model(self):
+        if self.decision_model_ is None:
+            from .heads import DecisionModel
+
+            self.decision_model_ = DecisionModel.load(self.cfg.heads, llm=self.active_llm)
+        model = self.decision_model_
+        if self.repost_rate_ is None:
+            rate = self.cfg.repost_rate
+            if rate == "observed":
+                net = self.network if self.network is not None else self._rep.network
+                rate = observed_repost_rate(net, self._resolve_event())
+            self.repost_rate_ = (float(rate) if rate not in (None, "heads") else
+                                 getattr(model.heads["action"], "base_rate_", None))
+        if self.repost_rate_ is not None and model.heads["action"].__dict__.get(
+                "base_rate_") != self.repost_rate_:
+            model = self.decision_model_ = model.with_action_rate(self.repost_rate_)
+        return model
+
+    def _perceived(self, rep: _Replicate, active: np.ndarray, feeds: list,
+                   event: str | None) -> pd.DataFrame:
+        """What each active agent perceives besides the texts (the action head's features)."""
+        net = rep.network
+        g = net.graph
+        if self._history is None:  # posts each user wrote before, outside the event
+            posts = net.posts_frame()
+            if event is not None and "event_id" in posts.columns:
+                posts = posts[posts["event_id"].astype("string") != str(event)]
+            self._history = posts.groupby("user_id").size().to_dict() if len(posts) else {}
+        rows = []
+        for j, i in enumerate(active):
+            u = rep.users[i]
+            about = [p for p in feeds[j] if event is None or p["event_id"] == event]
+            rows.append((len({p["user_id"] for p in about}),
+                         len({p["user_id"] for p in about if p["source"] == "mutual"}),
+                         self._history.get(u, 0), g.out_degree(u), g.in_degree(u)))
+        from .heads import PERCEIVED
+
+        return pd.DataFrame(rows, columns=list(PERCEIVED))
 
     def _get_embedder(self):
         if self.embedder is None:
@@ -795,6 +857,9 @@ class Simulation:
         seed = int(rng.integers(2**31 - 1))
         draws = rng.random((3, len(contexts)))  # emotion, attitude, action: one per agent
         n = len(contexts)
+        if self.decision_mode == "calibrated":
+            return self._decide_calibrated(rep, active, contexts, feeds, exposed, event, rng,
+                                           draws, seed)
         emo, att, act = (np.empty(n, dtype=object) for _ in range(3))
         p_emo, p_att, p_act = np.zeros((n, 3)), np.zeros((n, 2)), np.zeros((n, 3))
         c_att, c_act, final = [], [], []
@@ -818,24 +883,9 @@ class Simulation:
                       for c, st in zip(part, A.update_states(part), strict=True)]
             chunk_writers = []
             for j in range(sl.start, sl.stop):
-                feed = feeds[j]
-                action = str(act[j])
-                parent = None
-                if action == "repost":
-                    pool = [p for p in feed if event is not None and p["event_id"] == event]
-                    pool = pool or feed
-                    if pool:
-                        parent = pool[0]
-                    else:
-                        action = act[j] = "nothing"  # nothing to repost
-                d = {"emotion": str(emo[j]), "attitude": att[j], "action": action,
-                     "parent_id": parent["post_id"] if parent else None, "text": None,
-                     "event_id": None, "parent": parent}
-                if action == "repost":
-                    d["event_id"] = parent["event_id"]
-                elif action == "post" and exposed[j]:
-                    d["event_id"] = event
-                if action != "nothing":
+                d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
+                act[j] = d["action"]
+                if d["action"] != "nothing":
                     chunk_writers.append(j)
                 out.append(d)
             if chunk_writers and cfg.generate_posts:
@@ -851,6 +901,55 @@ class Simulation:
                        "users": {rep.users[i]: j for j, i in enumerate(active)},
                        "contexts": (contexts, c_att, c_act),
                        "proba": (p_emo, p_att, p_act), "labels": (emo, att, act)}
+        self._fill_texts(out, writers, texts)
+        return out
+
+    def _decide_calibrated(self, rep, active, contexts, feeds, exposed, event, rng, draws,
+                           seed) -> list[dict]:
+        """Every decision from the calibrated heads (:func:`s3kit.agent.decide_calibrated`).
+
+        Texts are written only where an agent really writes: a repost carries a generated
+        comment with the probability the heads' training data shows (``comment_share`` of
+        the manifest: the share of real reposts with the reposter's own words), otherwise
+        it is the plain ``//@user: text`` chain; ``post`` actions always generate.
+        """
+        from dataclasses import replace
+
+        from . import agent as A
+
+        cfg = self.cfg
+        model = self._decision_model()
+        res = A.decide_calibrated(model, contexts, self._perceived(rep, active, feeds, event),
+                                  emotion_decay=cfg.emotion_decay, uniforms=draws)
+        (emo, p_emo), (att, p_att), (act, p_act) = res["emotion"], res["attitude"], res["action"]
+        comment = rng.random(len(contexts)) < float(model.info.get("comment_share") or 0.0)
+        final = [replace(c, state=st) for c, st in
+                 zip(contexts, A.update_states(contexts, emo, att), strict=True)]
+        out, writers = [], []
+        for j in range(len(contexts)):
+            d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
+            act[j] = d["action"]
+            if d["action"] == "post" or (d["action"] == "repost" and comment[j]):
+                writers.append(j)
+            out.append(d)
+        texts = [None] * len(writers)
+        if writers and cfg.generate_posts:
+            texts = A.write_posts(self.active_llm, [final[j] for j in writers],
+                                  [out[j]["action"] for j in writers],
+                                  max_new_tokens=cfg.max_new_tokens,
+                                  temperature=cfg.temperature, seed=seed)
+        self.n_decisions_ += 3 * sum(1 for c in contexts if c.received)
+        self._trace = {"replicate": rep.index, "step": rep.step,
+                       "users": {rep.users[i]: j for j, i in enumerate(active)},
+                       "contexts": (contexts, contexts, contexts),
+                       "proba": (p_emo, p_att, p_act), "labels": (emo, att, act)}
+        plain = [j for j in range(len(contexts)) if out[j]["action"] == "repost"
+                 and j not in set(writers)]
+        self._fill_texts(out, writers + plain, list(texts) + [None] * len(plain))
+        return out
+
+    def _fill_texts(self, out: list[dict], writers: list[int], texts: list) -> None:
+        """Final post texts: a repost is ``comment //@user: parent``; a post its own text."""
         subject = self.topic or ("这件事" if self._lang == "zh" else "the event")
         for j, text in zip(writers, texts, strict=True):
             d = out[j]
@@ -861,7 +960,6 @@ class Simulation:
             else:
                 d["text"] = _clip(text) if text else (
                     f"{subject}: {d['attitude'] or 'undecided'} ({d['emotion']})")
-        return out
 
     # ------------------------------------------------------------------ running
     def run(self) -> SimulationResult:
@@ -975,6 +1073,57 @@ class Simulation:
 
 
 # ---------------------------------------------------------------------------- helpers
+def observed_repost_rate(network: SocialNetwork, event_id: str | None) -> float | None:
+    """Share of the exposed users that adopted, in the event's posts visible so far.
+
+    Exposed: followers of the event's authors so far. Of those, the authors who follow
+    another author adopted after being exposed; the others have not (yet). The ratio is the
+    event's repost rate per exposure over its observed start, ``None`` when no author was
+    exposed by another (nothing to estimate from). Clipped to ``[0.001, 0.95]``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> from s3kit.datasets import SocialDataset
+        >>> ds = SocialDataset(name="toy", follows=pd.DataFrame(
+        ...     {"follower": ["b", "c", "d", "e"], "followee": ["a", "a", "a", "b"]}),
+        ...     posts=pd.DataFrame({"post_id": ["1", "2"], "user_id": ["a", "b"],
+        ...         "time": pd.to_datetime(["2020-01-01 00:00", "2020-01-01 00:30"], utc=True),
+        ...         "text": ["x", "y"], "parent_id": [None, "1"], "event_id": ["e", "e"]}))
+        >>> net = SocialNetwork.from_dataset(ds, until="2020-01-01 01:00")
+        >>> observed_repost_rate(net, "e")  # b adopted; c, d, e exposed and not (yet)
+        0.25
+    """
+    if event_id is None:
+        return None
+    authors = {network.author(pid) for pid in network.event_posts(event_id)}
+    g = network.graph
+    adopted = sum(1 for a in authors if a in g and any(f in authors for f in g.successors(a)))
+    if adopted == 0:
+        return None
+    exposed = {f for a in authors if a in g for f in g.predecessors(a)} - authors
+    return float(min(max(adopted / (adopted + len(exposed)), 0.001), 0.95))
+
+
+def _act(emotion: str, attitude, action: str, feed: list[dict], exposed: bool,
+         event: str | None) -> dict:
+    """One agent's decided action made concrete: what it reposts (the event's post first)."""
+    parent = None
+    if action == "repost":
+        pool = [p for p in feed if event is not None and p["event_id"] == event] or feed
+        if pool:
+            parent = pool[0]
+        else:
+            action = "nothing"  # nothing to repost
+    d = {"emotion": emotion, "attitude": attitude, "action": action,
+         "parent_id": parent["post_id"] if parent else None, "text": None,
+         "event_id": None, "parent": parent}
+    if action == "repost":
+        d["event_id"] = parent["event_id"]
+    elif action == "post" and exposed:
+        d["event_id"] = event
+    return d
+
+
 def _profile_text(attrs: dict) -> str:
     """Who a user is, as text for memory relevance (demographics + bio)."""
     parts = [str(attrs[k]) for k in ("gender", "age", "occupation", "location") if attrs.get(k)]

@@ -50,6 +50,7 @@ from .metrics import (
     spread_nrmse,
     trend_rmse,
 )
+from .tasks import T_KNOWN, TASK_DATASETS
 
 __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "results_table",
            "write_results", "add_bench_parser", "bench_main", "predict_labels"]
@@ -66,20 +67,6 @@ S3_FIGURES: dict[str, dict[str, list[float]]] = {
     "attitude_change": {"acc": [0.839], "auc": [0.865]},
     "gender": {"acc": [0.710], "f1": [0.667], "auc": [0.708]},
     "content": {"perplexity": [19.3, 16.1], "cosine": [0.723, 0.741]},
-}
-
-#: Which datasets feed which task, in preference order (tree folders such as twitter16 are
-#: added to ``spread`` automatically).
-TASK_DATASETS: dict[str, tuple[str, ...]] = {
-    "repost": ("mcid_twitter", "ced", "twitter15"),
-    "emotion": ("clue_emotion2020", "tweeteval"),
-    "attitude": ("nlpcc2016_stance", "tweeteval", "rumoureval2017"),
-    "attitude_change": ("rumoureval2017",),
-    "gender": ("twitter_gender", "ced"),
-    "content": ("rumoureval2017", "ced"),
-    "spread": ("mcid_twitter", "ced", "twitter15"),
-    "emotion_trend": ("ced", "rumoureval2017"),
-    "attitude_trend": ("rumoureval2017", "ced"),
 }
 
 #: Headline metrics per task (the table's columns; all are in the JSON).
@@ -123,6 +110,9 @@ class BenchSizes:
         self.max_new_tokens = 32 if quick else 40
         self.tune_steps = 0
         self.step_hours = 1.0
+        # training items per dataset for the calibrated heads (representations are cached
+        # on disk by text digest, so a second run encodes nothing)
+        self.n_train_heads = 400 if quick else 1500
 
     def as_dict(self) -> dict:
         """Plain dict (recorded in the JSON)."""
@@ -132,47 +122,7 @@ class BenchSizes:
 # ----------------------------------------------------------------------------- data
 
 
-class _Data:
-    """Loads each dataset once and pairs its train and eval sides."""
-
-    def __init__(self, train_dir, eval_dir, progress: bool, fraction: float = 0.2):
-        from ..datasets import available_datasets
-
-        self.train_dir = Path(train_dir)
-        self.eval_dir = Path(eval_dir) if eval_dir is not None else None
-        self.progress = progress
-        self.fraction = fraction
-        self.train_names = available_datasets(self.train_dir)
-        self.eval_names = (available_datasets(self.eval_dir) if self.eval_dir is not None
-                           else self.train_names)
-        self._cache: dict[str, tuple] = {}
-
-    def tree_datasets(self) -> list[str]:
-        return [n for n in self.eval_names if n not in T_KNOWN]
-
-    def pair(self, name: str):
-        """``(train, eval)`` SocialDatasets, or a string saying why not."""
-        if name in self._cache:
-            return self._cache[name]
-        from ..datasets import SocialDataset, load_dataset
-
-        if name not in self.eval_names:
-            where = self.eval_dir or self.train_dir
-            out = f"{name} not found in {where}"
-        elif self.eval_dir is None:
-            ds = load_dataset(name, self.train_dir, progress=False)
-            out = T.split_dataset(ds, self.fraction)
-        else:
-            ev = load_dataset(name, self.eval_dir, progress=False)
-            tr = (load_dataset(name, self.train_dir, progress=False)
-                  if name in self.train_names else SocialDataset(name=name, follows=ev.follows))
-            out = (tr, ev)
-        self._cache[name] = out
-        return out
-
-
-T_KNOWN = {"ced", "twitter15", "twitter16", "mcid_twitter", "rumoureval2017",
-           "nlpcc2016_stance", "clue_emotion2020", "tweeteval", "twitter_gender"}
+_Data = T.DatasetPairs  # the name reports.py and older scripts use
 
 
 # ----------------------------------------------------------------------------- LLM decisions
@@ -374,7 +324,8 @@ def _repost_ic_baseline(task: T.Task, pair) -> dict:
     return {**rep, "p": float(ic.p_), "note": "acc/f1 at P>0.5; ranking by exposures (AUC)"}
 
 
-def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool) -> dict:
+def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool,
+                 heads=None) -> dict:
     labels = list(task.labels)
     pos = labels[1] if len(labels) == 2 else None
     ev = task.eval
@@ -384,6 +335,8 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     zero = _report(ev["label"], probs, labels, pos)
     method = "zero-shot"
     bias = None
+    if heads is not None:
+        return _calibrated_labels(task, heads, zero, zero_probs, t0)
     tuned = (_tuned_probs(task, llm, sizes, seed, progress)
              if sizes.tune_steps > 0 and getattr(llm, "backend", None) == "embedded" else None)
     cal = T.balanced_sample(task.train, sizes.n_calibrate, seed=seed + 1) if len(task.train) \
@@ -407,6 +360,30 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     if bias is not None:
         out["bias"] = [float(b) for b in bias]
     return out
+
+
+def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -> dict:
+    """s3kit's figure from the calibrated heads (fitted on the train side only)."""
+    from .calibrate import HEAD_TASK, _action_items
+
+    head = {v: k for k, v in HEAD_TASK.items()}[task.name]
+    labels = list(task.labels)
+    if head == "action":
+        task = _action_items(task)
+    ev = task.eval
+    # the eval items are balanced: compare at the rate the head was fitted on
+    probs = heads.predict_proba(head, ev, observed_rate=False)
+    metrics = _report(ev["label"], probs, labels, labels[1] if len(labels) == 2 else None)
+    seconds = time.perf_counter() - t0
+    baselines, base_probs = _label_baseline(task)
+    return {"n": int(len(ev)), "metrics": metrics, "baselines": baselines,
+            "method": f"calibrated {head} head on {heads.embedder.name} "
+                      f"({heads.heads[head].n_train_} train items)",
+            "zero_shot": zero, "seconds": round(seconds, 1),
+            "label_counts": {k: int(v) for k, v in ev["label"].value_counts().items()},
+            "_pred": {"y": ev["label"].tolist(), "probs": probs.tolist(), "labels": labels,
+                      "zero_probs": np.asarray(zero_probs).tolist(),
+                      "baseline_probs": None if base_probs is None else base_probs.tolist()}}
 
 
 def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool):
@@ -595,7 +572,7 @@ def _real_curve(posts: pd.DataFrame, t0, step_hours: float, n: int) -> np.ndarra
 
 
 def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_steps: int = 1,
-                  progress: bool = False) -> dict:
+                  progress: bool = False, heads=None) -> dict:
     """Replay one event through the simulation; real and simulated curves per step."""
     from ..config import ReplayConfig
     from ..environment import SocialNetwork
@@ -613,11 +590,13 @@ def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_st
                        backend=getattr(llm, "backend", "embedded") if getattr(
                            llm, "backend", None) in ("embedded", "openai", "fake")
                        else "embedded", generate_posts=False, progress=progress,
-                       max_new_tokens=sizes.max_new_tokens)
+                       max_new_tokens=sizes.max_new_tokens,
+                       decisions="calibrated" if heads is not None else "zero_shot")
     from ..embeddings import has_cjk
 
     lang = "zh" if any(has_cjk(str(t)) for t in sub.posts["text"].dropna().head(50)) else "en"
-    sim = Simulation(net, cfg, llm=llm, event_id=event_id, embedder=_embedder(lang))
+    sim = Simulation(net, cfg, llm=llm, event_id=event_id, embedder=_embedder(lang),
+                     decision_model=heads)
     res = sim.run()
     curves = res.curves.groupby("step", as_index=False).mean(numeric_only=True)
     real = _real_curve(sub.posts, t0, step_hours, n_total)
@@ -824,7 +803,8 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
               out: str | os.PathLike | None = "results.json", backend: str = "embedded",
               quick: bool = False, progress: bool = True, *, model: str | None = None,
               base_url: str | None = None, tasks: Sequence[str] | None = None, seed: int = 0,
-              llm: Any = None, print_table: bool = True, tune: int = 0) -> dict:
+              llm: Any = None, print_table: bool = True, tune: int = 0,
+              decisions: str = "auto", representation: str = "llm+e5") -> dict:
     """Run the benchmark and write its JSON.
 
     Args:
@@ -845,6 +825,13 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         print_table: print the comparison table at the end.
         tune: prefix-tuning steps per label task and dataset on the train side (embedded
             backend; 0 = calibration only). Adapters are saved and reused by digest.
+        decisions: ``"calibrated"``: s3kit's figure comes from decision heads fitted here on
+            the train side (:func:`s3kit.evaluation.calibrate.fit_decision_model`; never on
+            the rows scored), and the replays run on them; the zero-shot answers stay as
+            the ``zero_shot`` row. ``"zero_shot"``: the LLM's answer words (label-prior
+            calibrated). ``"auto"``: calibrated on the embedded backend, else zero-shot.
+        representation: what the calibrated heads read
+            (:func:`s3kit.evaluation.calibrate.default_embedder`; ``"hashing"`` for tests).
 
     Returns:
         The results dict (as written, ``NaN`` -> ``None``).
@@ -879,13 +866,35 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         "quick": bool(quick), "sizes": sizes.as_dict(), "tasks": {}, "skipped": {},
         "s3_paper": S3_FIGURES,
     }
+    mode = decisions
+    if mode == "auto":
+        mode = "calibrated" if getattr(llm, "backend", None) == "embedded" else "zero_shot"
+    if mode not in ("calibrated", "zero_shot"):
+        raise ValueError(f"decisions must be auto, calibrated or zero_shot, got {decisions!r}")
+    results["decisions"] = mode
+    heads = None
+    if mode == "calibrated":
+        from ..config import cache_dir
+        from .calibrate import default_embedder, fit_decision_model
+
+        t0 = time.perf_counter()
+        embedder = default_embedder(llm, kind=representation,
+                                    cache=cache_dir() / "representations")
+        heads, _ = fit_decision_model(train_dir, llm=llm, embedder=embedder, n_train=sizes.n_train_heads,
+                                      seed=seed, progress=progress, data=data,
+                                      validate=False)
+        results["heads"] = {"representation": heads.embedder.name,
+                            "n_train_per_dataset": sizes.n_train_heads,
+                            "training_data_digest": heads.info["training_data_digest"],
+                            "fitted_on": "train side only", "skipped": heads.info["skipped"],
+                            "seconds": round(time.perf_counter() - t0, 1)}
     raw: dict[str, dict] = {}
     bar = tqdm(names, desc="bench", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
         t0 = time.perf_counter()
         try:
-            entry, reason = _run_task(name, data, llm, sizes, seed, progress)
+            entry, reason = _run_task(name, data, llm, sizes, seed, progress, heads)
         except ImportError as exc:
             entry, reason = None, f"a module it needs is not available: {exc}"
         if entry is None:
@@ -909,7 +918,8 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
     return clean
 
 
-def _run_task(name: str, data: _Data, llm, sizes: BenchSizes, seed: int, progress: bool):
+def _run_task(name: str, data: _Data, llm, sizes: BenchSizes, seed: int, progress: bool,
+              heads=None):
     """Evaluate one task on every dataset it has; ``(entry, None)`` or ``(None, reason)``."""
     parts: list[tuple[str, dict]] = []
     reasons = []
@@ -921,7 +931,7 @@ def _run_task(name: str, data: _Data, llm, sizes: BenchSizes, seed: int, progres
         if isinstance(pair, str):
             reasons.append(pair)
             continue
-        r, why = _run_on(name, ds_name, pair, data, llm, sizes, seed, progress)
+        r, why = _run_on(name, ds_name, pair, data, llm, sizes, seed, progress, heads)
         if r is None:
             reasons.append(f"{ds_name}: {why}")
         else:
@@ -934,7 +944,7 @@ def _run_task(name: str, data: _Data, llm, sizes: BenchSizes, seed: int, progres
     return entry, None
 
 
-def _run_on(name, ds_name, pair, data, llm, sizes, seed, progress):
+def _run_on(name, ds_name, pair, data, llm, sizes, seed, progress, heads=None):
     tr, ev = pair
     n = sizes.n_label
     if name in ("emotion", "attitude", "attitude_change", "gender", "repost"):
@@ -950,7 +960,7 @@ def _run_on(name, ds_name, pair, data, llm, sizes, seed, progress):
             task = build(tr, ev, ds_name, n_eval=n, seed=seed)
         if task is None:
             return None, "no items for this task"
-        r = _eval_labels(task, llm, sizes, seed, progress)
+        r = _eval_labels(task, llm, sizes, seed, progress, heads)
         r["notes"] = task.notes
         if name == "repost":
             r["baselines"]["independent_cascade"] = _repost_ic_baseline(task, pair)
@@ -963,13 +973,13 @@ def _run_on(name, ds_name, pair, data, llm, sizes, seed, progress):
         r = _eval_content(task, llm, sizes, seed)
         r["notes"] = task.notes
         return [(task.dataset, r)], None
-    return _run_events(name, ds_name, pair, data, llm, sizes, seed, progress)
+    return _run_events(name, ds_name, pair, data, llm, sizes, seed, progress, heads)
 
 
 _REPLAYS: dict = {}
 
 
-def _run_events(name, ds_name, pair, data, llm, sizes, seed, progress):
+def _run_events(name, ds_name, pair, data, llm, sizes, seed, progress, heads=None):
     tr, ev = pair
     if name != "spread" and ds_name not in ("ced", "rumoureval2017"):
         return None, "no post texts/labels for trends"
@@ -984,10 +994,10 @@ def _run_events(name, ds_name, pair, data, llm, sizes, seed, progress):
     rows = []
     curves = []
     for event_id in task.eval["event_id"]:
-        key = (id(llm), ds_name, event_id, sizes.quick, seed)
+        key = (id(llm), id(heads), ds_name, event_id, sizes.quick, seed)
         if key not in _REPLAYS:
             _REPLAYS[key] = _replay_event(ev, str(event_id), llm, sizes, seed,
-                                          progress=False)
+                                          progress=False, heads=heads)
         rep = dict(_REPLAYS[key])
         if name == "spread":
             rep["graph_models"] = graph_models
@@ -1139,6 +1149,9 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tune", type=int, default=0, metavar="STEPS",
                    help="prefix-tune each label head for STEPS steps on the train dir "
                         "(embedded backend; adapters saved and reused); default 0: calibrate")
+    p.add_argument("--decisions", default="auto", choices=("auto", "calibrated", "zero_shot"),
+                   help="s3kit's figure from decision heads fitted on the train dir "
+                        "(calibrated; default on the embedded backend) or zero-shot")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=bench_main)
 
@@ -1150,7 +1163,8 @@ def bench_main(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     res = run_bench(args.train_dir, args.eval_dir, out=args.out, backend=args.backend,
                     quick=args.quick, progress=not args.quiet, model=args.model,
-                    base_url=args.base_url, tasks=tasks, seed=args.seed, tune=args.tune)
+                    base_url=args.base_url, tasks=tasks, seed=args.seed, tune=args.tune,
+                    decisions=args.decisions)
     validate_results({k: v for k, v in res.items() if k != "_raw"})
     print(f"wrote {args.out}")
     return 0

@@ -29,14 +29,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..datasets import available_datasets, load_dataset
 from ..datasets.base import SocialDataset
 
 __all__ = [
     "Task",
+    "DatasetPairs",
+    "TASK_DATASETS",
+    "T_KNOWN",
     "EMOTION_LEVELS",
     "STANCE_ATTITUDE",
     "STANCE_TOPICS",
@@ -50,6 +55,7 @@ __all__ = [
     "content_task",
     "event_task",
     "balanced_sample",
+    "repost_comment",
 ]
 
 #: Discrete emotion categories -> S3's intensity levels, by arousal (circumplex model of
@@ -107,6 +113,65 @@ class Task:
     def __repr__(self) -> str:
         return (f"Task({self.name!r} on {self.dataset!r}: {len(self.train)} train, "
                 f"{len(self.eval)} eval, labels={list(self.labels)})")
+
+
+#: Which datasets feed which task, in preference order (tree folders such as twitter16 are
+#: added to ``spread`` automatically).
+TASK_DATASETS: dict[str, tuple[str, ...]] = {
+    "repost": ("mcid_twitter", "ced", "twitter15"),
+    "emotion": ("clue_emotion2020", "tweeteval"),
+    "attitude": ("nlpcc2016_stance", "tweeteval", "rumoureval2017"),
+    "attitude_change": ("rumoureval2017",),
+    "gender": ("twitter_gender", "ced"),
+    "content": ("rumoureval2017", "ced"),
+    "spread": ("mcid_twitter", "ced", "twitter15"),
+    "emotion_trend": ("ced", "rumoureval2017"),
+    "attitude_trend": ("rumoureval2017", "ced"),
+}
+
+
+class DatasetPairs:
+    """Loads each dataset once and pairs its train and eval sides.
+
+    Without ``eval_dir`` the eval side is the deterministic validation split of
+    ``train_dir`` (:func:`split_dataset`); with it, the whole of each folder.
+    """
+
+    def __init__(self, train_dir, eval_dir, progress: bool, fraction: float = 0.2):
+        self.train_dir = Path(train_dir)
+        self.eval_dir = Path(eval_dir) if eval_dir is not None else None
+        self.progress = progress
+        self.fraction = fraction
+        self.train_names = available_datasets(self.train_dir)
+        self.eval_names = (available_datasets(self.eval_dir) if self.eval_dir is not None
+                           else self.train_names)
+        self._cache: dict[str, tuple] = {}
+
+    def tree_datasets(self) -> list[str]:
+        """Eval-side folders of unknown name (Twitter15-style trees such as twitter16)."""
+        return [n for n in self.eval_names if n not in T_KNOWN]
+
+    def pair(self, name: str):
+        """``(train, eval)`` SocialDatasets, or a string saying why not."""
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self.eval_names:
+            where = self.eval_dir or self.train_dir
+            out = f"{name} not found in {where}"
+        elif self.eval_dir is None:
+            ds = load_dataset(name, self.train_dir, progress=False)
+            out = split_dataset(ds, self.fraction)
+        else:
+            ev = load_dataset(name, self.eval_dir, progress=False)
+            tr = (load_dataset(name, self.train_dir, progress=False)
+                  if name in self.train_names else SocialDataset(name=name, follows=ev.follows))
+            out = (tr, ev)
+        self._cache[name] = out
+        return out
+
+
+T_KNOWN = {"ced", "twitter15", "twitter16", "mcid_twitter", "rumoureval2017",
+           "nlpcc2016_stance", "clue_emotion2020", "tweeteval", "twitter_gender"}
 
 
 # ----------------------------------------------------------------------------- splits
@@ -523,6 +588,18 @@ def repost_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
 # ----------------------------------------------------------------------------- content
 
 
+def repost_comment(texts) -> pd.Series:
+    """The reposter's own words: ``//@user:`` chains and Weibo's default text removed.
+
+    Examples:
+        >>> repost_comment(["真的吗？//@小明: 转发", "转发微博", "Repost"]).tolist()
+        ['真的吗？', '', '']
+    """
+    text = pd.Series(texts, dtype="string").fillna("").astype(str)
+    text = text.str.replace(r"//@[^:：]*[:：].*$", "", regex=True)
+    return text.str.replace(r"^(转发微博|Repost|轉發微博)\s*", "", regex=True).str.strip()
+
+
 def content_task(train: SocialDataset, eval: SocialDataset, dataset: str | None = None,  # noqa: A002
                  n_eval: int | None = None, n_train: int | None = None, seed: int = 0,
                  min_chars: int = 8) -> Task | None:
@@ -540,8 +617,7 @@ def content_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
         p = p[p["text"].notna()]
         by_id = p.drop_duplicates("post_id").set_index("post_id")["text"]
         rep = p[p["parent_id"].notna() & p["parent_id"].isin(by_id.index)]
-        text = rep["text"].astype(str).str.replace(r"//@[^:：]*[:：].*$", "", regex=True)
-        text = text.str.replace(r"^(转发微博|Repost|轉發微博)\s*", "", regex=True).str.strip()
+        text = repost_comment(rep["text"])
         out = pd.DataFrame({
             "text": text.to_numpy(),
             "context": rep["parent_id"].map(by_id).astype(str).to_numpy(),
