@@ -164,3 +164,67 @@ def test_decisions_follow_the_text():
     p_angry = decide_calibrated(model, angry, sample=False)["emotion"][1]
     p_calm = decide_calibrated(model, calm, sample=False)["emotion"][1]
     assert p_angry[0, 2] > 0.5 > p_calm[0, 2]
+
+
+# ----------------------------------------------------------------------------- tune + simulation
+
+
+@pytest.fixture(scope="module")
+def tuned_heads(tmp_path_factory):
+    """Heads fitted by the ``s3kit tune`` CLI on a small folder in the shared layout."""
+    from test_bench import make_data
+
+    from s3kit.cli import main
+
+    root = make_data(tmp_path_factory.mktemp("data"), n=80)
+    out = tmp_path_factory.mktemp("heads") / "toy"
+    code = main(["tune", "--train-dir", str(root), "--representation", "hashing",
+                 "--n-train", "200", "--n-eval", "40", "--out", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_tune_cli_writes_heads_manifest_and_validation(tuned_heads):
+    manifest = json.loads((tuned_heads / "manifest.json").read_text())
+    assert set(manifest["heads"]) >= {"emotion", "attitude", "attitude_change", "action",
+                                      "gender"}
+    assert manifest["command"].startswith("s3kit tune --train-dir")
+    assert len(manifest["training_data_digest"]) == 16
+    table = pd.read_csv(tuned_heads / "validation.csv")
+    att = table[(table["head"] == "attitude") & (table["features"] == "all")]
+    assert (att["macro_f1"] > 0.7).all()  # the toy stance words are easy to learn
+    ablation = set(table.loc[table["head"] == "action", "features"])
+    assert "perceived context only (exposure baseline)" in ablation
+    assert manifest["heads"]["action"]["base_rate"] is not None
+
+
+def test_tune_cli_rejects_bad_arguments(tmp_path, capsys):
+    from s3kit.cli import main
+
+    assert main(["tune", "--train-dir", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["tune", "--train-dir", str(tmp_path), "--heads", "mood"]) == 2
+    assert "unknown heads" in capsys.readouterr().err
+
+
+def test_simulation_decides_with_the_heads_and_no_llm_scoring(tuned_heads):
+    from test_simulation import make_sim
+
+    sim = make_sim(decisions="calibrated", heads=str(tuned_heads), n_steps=3)
+    res = sim.run()
+    assert sim.decision_mode == "calibrated"
+    assert sim.active_llm.stats.calls == 0  # no score / generate call for the decisions
+    assert 0 < sim.repost_rate_ < 1
+    adopters = res.curves["adopters"].to_numpy()
+    assert (np.diff(adopters) >= 0).all() and adopters[-1] <= len(sim.network)
+    zero = make_sim(decisions="zero_shot", n_steps=1)
+    zero.run()
+    assert zero.decision_mode == "zero_shot" and zero.active_llm.stats.calls > 0
+
+
+def test_repost_rate_setting_moves_the_spread(tuned_heads):
+    from test_simulation import make_sim
+
+    low = make_sim(decisions="calibrated", heads=str(tuned_heads), repost_rate=0.01).run()
+    high = make_sim(decisions="calibrated", heads=str(tuned_heads), repost_rate=0.9).run()
+    assert high.curves["adopters"].iloc[-1] > low.curves["adopters"].iloc[-1]

@@ -311,7 +311,12 @@ def tune_main(args: argparse.Namespace) -> int:
                                       embedder=embedder, heads=heads, n_train=args.n_train,
                                       n_eval=args.n_eval, seed=args.seed,
                                       progress=not args.quiet)
-    command = "s3kit tune " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    opts = [("--train-dir", args.train_dir), ("--eval-dir", args.eval_dir),
+            ("--out", args.out), ("--n-train", args.n_train), ("--n-eval", args.n_eval),
+            ("--representation", args.representation), ("--heads", args.heads),
+            ("--seed", args.seed)]
+    command = "s3kit tune " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in opts
+                                       if v is not None)
     metrics = table.to_dict(orient="records")
     path = model.save(args.out, metrics=metrics,
                       data_digest=model.info.get("training_data_digest"), command=command)
