@@ -40,6 +40,7 @@ import pandas as pd
 
 from .config import ReplayConfig
 from .errors import CheckpointError, ConfigError
+from .prompts import ATTITUDES, EMOTIONS
 
 __all__ = ["ReplayResult", "run_replay", "load_config", "build_replay"]
 
@@ -75,8 +76,13 @@ class ReplayResult:
         m = self.manifest
         net, llm = m.get("network", {}), m.get("llm", {})
         cfg = self.config
+        how = m.get("decision_mode", {})
+        agents = ("zero-shot agents" if how.get("mode") != "calibrated" else
+                  f"calibrated agents (heads {how.get('heads')!r}, mean repost rate "
+                  f"{how.get('repost_rate') or 0:.3f} per exposure)")
         head = (f"replay {cfg.name!r}: {net.get('users', '?')} users, {cfg.n_steps} steps x "
-                f"{cfg.n_replicates} replicate(s), {m.get('backend')} {m.get('model')}\n"
+                f"{cfg.n_replicates} replicate(s), {m.get('backend')} {m.get('model')}, "
+                f"{agents}\n"
                 f"{m.get('decisions', 0):,} decisions, {m.get('posts_written', 0):,} posts "
                 f"written, {llm.get('prompts', 0):,} LLM prompts ({llm.get('cache_hits', 0):,} "
                 f"from the cache), {m.get('wall_seconds', 0):.1f} s")
@@ -222,13 +228,32 @@ def real_curve(event_posts: pd.DataFrame, t0: pd.Timestamp, cfg: ReplayConfig) -
     return curve
 
 
+def _curve_shares(curves: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Long frame (hours, source, label, share) of the emotion or attitude curves.
+
+    Emotion levels keep S3's order (calm, moderate, intense); attitude is positive vs
+    negative. Steps where nobody decided (no share) are left out.
+    """
+    if column == "emotion":
+        wide = curves[["hours", "source", *EMOTIONS]]
+    else:
+        wide = curves[["hours", "source", "positive_share"]].rename(
+            columns={"positive_share": "positive"})
+        wide = wide.assign(negative=1.0 - wide["positive"])[["hours", "source", *ATTITUDES]]
+    long = wide.melt(id_vars=["hours", "source"], var_name=column, value_name="share")
+    long = long.dropna(subset=["share"])
+    order = EMOTIONS if column == "emotion" else ATTITUDES
+    long[column] = pd.Categorical(long[column], categories=list(order), ordered=True)
+    long["source"] = long["source"].astype(str)
+    return long.sort_values([column, "source", "hours"]).reset_index(drop=True)
+
+
 def _figures(out: Path, curves: pd.DataFrame, results: pd.DataFrame) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .cascades import trend_shares
     from .plotting import plot_spread, plot_trend
 
     fig_dir = out / "figures"
@@ -241,19 +266,30 @@ def _figures(out: Path, curves: pd.DataFrame, results: pd.DataFrame) -> list[Pat
     paths.append(fig_dir / "spread.png")
     fig.savefig(paths[-1], dpi=100)
     plt.close(fig)
-    active = results[results["active"]]
-    for column in ("emotion", "attitude"):
-        sub = active[active[column].notna()]
-        if not len(sub):
+    for column, shares in (("emotion", _curve_shares(curves, "emotion")),
+                           ("attitude", _curve_shares(curves, "attitude"))):
+        if shares.empty:
             continue
         fig, ax = plt.subplots(figsize=(6, 4))
-        plot_trend(trend_shares(sub, column, x="step"), column, x="step", ax=ax)
-        ax.set_title(f"{column} of the agents deciding at each step")
+        plot_trend(shares, column, x="hours", style="source", ax=ax)
+        ax.set_xlabel("hours since the event's first post")
+        ax.set_title(f"{column} of the agents deciding at each step: simulated vs real")
         fig.tight_layout()
         paths.append(fig_dir / f"{column}.png")
         fig.savefig(paths[-1], dpi=100)
         plt.close(fig)
     return paths
+
+
+def _decision_info(sim) -> dict:
+    """How the agents decided: zero-shot, or which calibrated heads at which repost rate."""
+    mode = sim.decision_mode
+    if mode != "calibrated" or sim.decision_model_ is None:
+        return {"mode": mode}
+    model = sim.decision_model_
+    return {"mode": mode, "heads": sim.cfg.heads, "representation": model.embedder.name,
+            "training_data_digest": model.info.get("training_data_digest"),
+            "repost_rate": sim.repost_rate_, "comment_share": model.info.get("comment_share")}
 
 
 def run_replay(config: ReplayConfig | dict | str | os.PathLike | None = None,
@@ -313,6 +349,7 @@ def run_replay(config: ReplayConfig | dict | str | os.PathLike | None = None,
                          checkpoint_path=ckpt, progress=show, embedder=embedder)
     try:
         res = sim.run()
+        decisions = _decision_info(sim)
     finally:
         sim.close()
     curves = res.curves
@@ -346,6 +383,7 @@ def run_replay(config: ReplayConfig | dict | str | os.PathLike | None = None,
         "network": {"users": len(net), "edges": net.graph.number_of_edges(),
                     "graph_source": net.graph_source, "seed_posts": net.n_posts},
         "llm": stats,
+        "decision_mode": decisions,
         "decisions": int(results["active"].sum()) * 3,
         # of which sent to the LLM in this process (an agent with an empty feed follows the
         # decay rule without a call; a resumed run counts only the steps it ran)

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .heads import DecisionModel
+
 if TYPE_CHECKING:
     import matplotlib.axes
 
@@ -53,6 +55,8 @@ LABEL_TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender")
 
 #: The agents' model name in ``predictions``.
 AGENTS = "s3kit"
+#: Model name of the zero-shot answers in prediction frames (kept next to calibrated agents).
+ZERO_SHOT = "zero-shot"
 
 
 def _axes(ax, figsize=(5, 4)):
@@ -85,13 +89,15 @@ class LabelRun:
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _tidy_predictions(task: str, dataset: str, pred: dict, baseline: str | None
-                      ) -> pd.DataFrame:
+def _tidy_predictions(task: str, dataset: str, pred: dict, baseline: str | None,
+                      zero_shot: bool = False) -> pd.DataFrame:
     labels = list(pred["labels"])
     y = list(pred["y"])
     parts = [(AGENTS, np.asarray(pred["probs"], dtype=float))]
     if baseline is not None and pred.get("baseline_probs") is not None:
         parts.append((baseline, np.asarray(pred["baseline_probs"], dtype=float)))
+    if zero_shot and pred.get("zero_probs") is not None:
+        parts.append((ZERO_SHOT, np.asarray(pred["zero_probs"], dtype=float)))
     frames = []
     for model, probs in parts:
         n, k = probs.shape
@@ -107,7 +113,8 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
                     backend: str = "embedded", n_items: int = 60, n_calibrate: int = 24,
                     seed: int = 0, *, datasets: str | Sequence[str] | None = None,
                     model: str | None = None, llm: Any = None,
-                    progress: bool = True) -> LabelRun:
+                    progress: bool = True, decisions: str = "auto",
+                    heads: str = "default") -> LabelRun:
     """Evaluate the agents and the baselines on the individual-level label tasks.
 
     Same items, prompts, label-prior calibration, baselines and metrics as ``s3kit bench``
@@ -126,6 +133,12 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         model: LLM model name (default: the backend's default).
         llm: an already loaded backend (overrides ``backend``/``model``).
         progress: progress bars.
+        decisions: ``"calibrated"``: the agents' figure comes from the decision heads
+            ``heads`` (the packaged ones were fitted on the train side of shared/data's
+            split, never on its validation rows); the zero-shot answers are kept as the
+            ``zero-shot`` model. ``"zero_shot"``: the label-bias calibrated answer words.
+            ``"auto"``: calibrated on the embedded backend.
+        heads: decision heads name or folder (:class:`s3kit.heads.DecisionModel`).
 
     Returns:
         A :class:`LabelRun`.
@@ -161,8 +174,13 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         default = os.environ.get("OPENAI_MODEL", "default") if backend == "openai" else \
             DEFAULT_MODEL
         llm = load_llm(backend, model or default, seed=seed)
+    mode = decisions
+    if mode == "auto":
+        mode = "calibrated" if getattr(llm, "backend", None) == "embedded" else "zero_shot"
+    decision_model = DecisionModel.load(heads, llm=llm) if mode == "calibrated" else None
     results: dict[str, Any] = {
         "s3kit_version": __version__, "backend": getattr(llm, "backend", backend),
+        "decisions": mode,
         "seed": seed, "model": getattr(llm, "model", model), "train_dir": str(root),
         "eval_dir": None,
         "split": "deterministic 20% validation split of train_dir (md5 of event/thread/"
@@ -182,14 +200,16 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
             if isinstance(pair, str):
                 reasons.append(pair)
                 continue
-            r, why = B._run_on(name, ds_name, pair, data, llm, sizes, seed, progress)
+            r, why = B._run_on(name, ds_name, pair, data, llm, sizes, seed, progress,
+                               decision_model)
             if r is None:
                 reasons.append(f"{ds_name}: {why}")
                 continue
             parts.extend(r)
             for dname, entry in r:
                 base = next(iter(entry["baselines"]), None)
-                frames.append(_tidy_predictions(name, dname, entry["_pred"], base))
+                frames.append(_tidy_predictions(name, dname, entry["_pred"], base,
+                                                zero_shot=decision_model is not None))
         if not parts:
             results["skipped"][name] = "; ".join(reasons) or "no dataset"
             continue

@@ -880,9 +880,9 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         t0 = time.perf_counter()
         embedder = default_embedder(llm, kind=representation,
                                     cache=cache_dir() / "representations")
-        heads, _ = fit_decision_model(train_dir, llm=llm, embedder=embedder, n_train=sizes.n_train_heads,
-                                      seed=seed, progress=progress, data=data,
-                                      validate=False)
+        heads, _ = fit_decision_model(train_dir, llm=llm, embedder=embedder,
+                                      n_train=sizes.n_train_heads, seed=seed,
+                                      progress=progress, data=data, validate=False)
         results["heads"] = {"representation": heads.embedder.name,
                             "n_train_per_dataset": sizes.n_train_heads,
                             "training_data_digest": heads.info["training_data_digest"],

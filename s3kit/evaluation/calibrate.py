@@ -40,8 +40,8 @@ from ..heads import HEAD_CLASSES, DecisionHead, DecisionModel
 from . import tasks as T
 from .metrics import classification_report
 
-__all__ = ["HEAD_TASK", "default_embedder", "head_tasks", "fit_decision_model",
-           "add_tune_parser", "tune_main"]
+__all__ = ["HEAD_TASK", "PRIMARY", "FIDELITY_TOLERANCE", "default_embedder", "head_tasks",
+           "fit_decision_model", "fidelity_floors", "add_tune_parser", "tune_main"]
 
 #: The benchmark task whose items train each head.
 HEAD_TASK = {"emotion": "emotion", "attitude": "attitude", "attitude_change": "attitude_change",
@@ -261,6 +261,28 @@ def _action_ablation(model: DecisionModel, task: T.Task, seed: int) -> list[dict
     return out
 
 
+#: How far below its validation figure a head may score on a small fixed sample before the
+#: fidelity test fails (60 items per dataset: the standard error of an accuracy is ~.065).
+FIDELITY_TOLERANCE = 0.15
+
+#: The metric a head is judged on (the benchmark's primary metric of its task).
+PRIMARY = {"emotion": "macro_f1", "attitude": "macro_f1", "attitude_change": "macro_f1",
+           "gender": "acc", "action": "auc"}
+
+
+def fidelity_floors(table: pd.DataFrame, tolerance: float = FIDELITY_TOLERANCE) -> dict:
+    """Per head and dataset: the primary metric's floor (validation figure - tolerance)."""
+    out: dict = {}
+    for row in table[table["features"] == "all"].to_dict(orient="records"):
+        metric = PRIMARY[row["head"]]
+        value = row.get(metric)
+        if value is not None and np.isfinite(value):
+            out.setdefault(row["head"], {})[row["dataset"]] = {
+                "metric": metric, "validation": round(float(value), 4),
+                "floor": round(float(value) - tolerance, 4), "tolerance": tolerance}
+    return out
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -318,6 +340,7 @@ def tune_main(args: argparse.Namespace) -> int:
     command = "s3kit tune " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in opts
                                        if v is not None)
     metrics = table.to_dict(orient="records")
+    model.info["fidelity_floors"] = fidelity_floors(table)
     path = model.save(args.out, metrics=metrics,
                       data_digest=model.info.get("training_data_digest"), command=command)
     table.to_csv(path / "validation.csv", index=False)
