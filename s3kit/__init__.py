@@ -15,7 +15,14 @@ from importlib import import_module
 
 from .config import ReplayConfig
 from .datasets.base import SocialDataset
-from .errors import BackendError, CheckpointError, ConfigError, DataFormatError, S3kitError
+from .errors import (
+    BackendError,
+    CheckpointError,
+    ConfigError,
+    DataFormatError,
+    HeadError,
+    S3kitError,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +37,8 @@ _LAZY = {
     "MemoryBank": "s3kit.memory",
     "AgentState": "s3kit.agent",
     "DemographicClassifier": "s3kit.demographics",
+    "DecisionModel": "s3kit.heads",
+    "fit_decision_model": "s3kit.evaluation.calibrate",
     "load_llm": "s3kit.llm",
     "Simulation": "s3kit.simulation",
     "run_replay": "s3kit.replay",
@@ -60,6 +69,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataFormatError",
+    "HeadError",
     "ReplayConfig",
     "S3kitError",
     "SocialDataset",

@@ -1086,7 +1086,10 @@ def _fmt(v) -> str:
 
 
 def results_table(results: dict) -> pd.DataFrame:
-    """One row per task and headline metric: s3kit, best baseline, S3 paper, who wins.
+    """One row per task and headline metric: s3kit, zero-shot, best baseline, S3 paper, who wins.
+
+    ``s3kit`` is the agents' figure (calibrated heads by default); ``zero_shot`` the same LLM
+    answering with its answer words, where the task has it.
 
     Examples:
         >>> r = {"tasks": {"emotion": {"dataset": "x", "n": 10, "metrics": {"acc": 0.5,
@@ -1101,7 +1104,8 @@ def results_table(results: dict) -> pd.DataFrame:
         if entry is None:
             if task in results.get("skipped", {}):
                 rows.append({"task": task, "dataset": "-", "n": 0, "metric": "-",
-                             "s3kit": "skipped", "baseline": "-", "s3_paper": "-",
+                             "s3kit": "skipped", "zero_shot": "-", "baseline": "-",
+                             "s3_paper": "-",
                              "beats_baseline": "-"})
             continue
         for m in HEADLINE[task]:
@@ -1116,13 +1120,15 @@ def results_table(results: dict) -> pd.DataFrame:
             beats = "-"
             if ours is not None and best is not None and math.isfinite(ours):
                 beats = "yes" if (ours < best if m in LOWER_IS_BETTER else ours > best) else "no"
+            zero = (entry.get("zero_shot") or {}).get(m)
             rows.append({"task": task, "dataset": entry.get("dataset"), "n": entry.get("n"),
                          "metric": m, "s3kit": _fmt(ours),
+                         "zero_shot": _fmt(zero) if zero is not None else "-",
                          "baseline": f"{_fmt(best)} ({best_name})" if best_name else "-",
                          "s3_paper": _fmt(S3_FIGURES.get(task, {}).get(m)),
                          "beats_baseline": beats})
-    return pd.DataFrame(rows, columns=["task", "dataset", "n", "metric", "s3kit", "baseline",
-                                       "s3_paper", "beats_baseline"])
+    return pd.DataFrame(rows, columns=["task", "dataset", "n", "metric", "s3kit", "zero_shot",
+                                       "baseline", "s3_paper", "beats_baseline"])
 
 
 # ----------------------------------------------------------------------------- CLI
