@@ -68,8 +68,10 @@ def head_text(task: str, items: pd.DataFrame) -> list[str]:
     the reply; ``gender``: the bio, then a post; otherwise the post.
 
     Examples:
-        >>> head_text("attitude", pd.DataFrame({"topic": ["cats"], "text": ["love them"]}))
-        ['cats\\nlove them']
+        >>> items = pd.DataFrame({"topic": ["cats"], "text": ["love them"]})
+        >>> print(head_text("attitude", items)[0])
+        cats
+        love them
     """
     if task == "attitude":
         return [f"{_s(a)}\n{_s(b)}".strip() for a, b in zip(items["topic"], items["text"],
