@@ -101,7 +101,8 @@ class DecisionHead:
     """
 
     def __init__(self, task: str, classes: Sequence[str], *,
-                 Cs: Sequence[float] = (0.003, 0.01, 0.03, 0.1), balanced: bool = True,
+                 Cs: Sequence[float] = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1),
+                 balanced: bool = True,
                  seed: int | None = 0):
         self.task = task
         self.classes = tuple(classes)

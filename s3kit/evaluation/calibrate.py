@@ -262,8 +262,8 @@ def _action_ablation(model: DecisionModel, task: T.Task, seed: int) -> list[dict
 
 
 #: How far below its validation figure a head may score on a small fixed sample before the
-#: fidelity test fails (60 items per dataset: the standard error of an accuracy is ~.065).
-FIDELITY_TOLERANCE = 0.15
+#: fidelity test fails (120 items per dataset: the standard error of an accuracy is ~.045).
+FIDELITY_TOLERANCE = 0.10
 
 #: The metric a head is judged on (the benchmark's primary metric of its task).
 PRIMARY = {"emotion": "macro_f1", "attitude": "macro_f1", "attitude_change": "macro_f1",
