@@ -193,10 +193,14 @@ def test_quick_real_model_on_two_tasks(tmp_path):
     validate_results(json.loads((tmp_path / "r.json").read_text()))
     assert res["backend"] == "embedded"
     assert res["llm_stats"]["prompts"] + res["llm_stats"]["cache_hits"] > 0
-    for name in ("emotion", "attitude"):
-        m = res["tasks"][name]["metrics"]
-        assert 0.0 <= m["acc"] <= 1.0
-        assert res["tasks"][name]["zero_shot"]["acc"] is not None
+    assert res["decisions"] == "calibrated" and res["heads"]["fitted_on"] == "train side only"
+    for name, floor in (("emotion", 0.45), ("attitude", 0.65)):
+        entry = res["tasks"][name]
+        assert entry["method"].startswith("calibrated")
+        assert entry["zero_shot"]["acc"] is not None
+        # the toy texts carry their labels' words: heads fitted on ~20 train rows per
+        # dataset must beat chance (1/3 and 1/2) clearly on the held-out rows
+        assert entry["metrics"]["acc"] >= floor, (name, entry["metrics"])
 
 
 @pytest.mark.llm

@@ -112,7 +112,7 @@ class BenchSizes:
         self.step_hours = 1.0
         # training items per dataset for the calibrated heads (representations are cached
         # on disk by text digest, so a second run encodes nothing)
-        self.n_train_heads = 400 if quick else 1500
+        self.n_train_heads = 400 if quick else 2000
 
     def as_dict(self) -> dict:
         """Plain dict (recorded in the JSON)."""
