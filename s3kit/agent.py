@@ -49,7 +49,7 @@ from . import prompts as P
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decay_matrix", "decay_distribution", "decay_emotions", "choose",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
-           "decision_prompt", "decide_calibrated", "profile_text",
+           "decision_prompt", "decide_calibrated", "calibrated_items", "profile_text",
            "write_posts", "update_states"]
 
 EMOTIONS = P.EMOTIONS
@@ -349,6 +349,29 @@ def profile_text(profile: Mapping) -> str:
     return " ".join(parts + [str(bio)]).strip()
 
 
+def calibrated_items(contexts: Sequence[AgentContext], perceived=None, rows=None):
+    """What the heads read for each context in ``rows`` (default: those with new input).
+
+    Columns ``text`` (the received texts, a list per agent), ``topic``, ``profile``
+    (:func:`profile_text`) and the perceived-context features.
+    """
+    import pandas as pd
+
+    contexts = list(contexts)
+    if rows is None:
+        rows = np.flatnonzero(_has_input(contexts))
+    texts = [[r["text"] if isinstance(r, Mapping) else str(r) for r in contexts[i].received]
+             for i in rows]
+    items = pd.DataFrame({"text": pd.Series(texts, dtype=object),
+                          "topic": [contexts[i].topic for i in rows],
+                          "profile": [profile_text(contexts[i].profile) for i in rows]})
+    if perceived is not None:
+        perceived = pd.DataFrame(perceived).reset_index(drop=True)
+        for c in perceived.columns:
+            items[c] = perceived[c].to_numpy()[rows]
+    return items
+
+
 def decide_calibrated(model, contexts: Sequence[AgentContext], perceived=None, *,
                       emotion_decay: float = 0.5, uniforms: np.ndarray | None = None,
                       sample: bool = True) -> dict:
@@ -378,8 +401,6 @@ def decide_calibrated(model, contexts: Sequence[AgentContext], perceived=None, *
         ``{"emotion": (labels, proba), "attitude": ..., "action": ...}`` with probabilities
         over :data:`EMOTIONS`, :data:`ATTITUDES` and :data:`ACTIONS`.
     """
-    import pandas as pd
-
     contexts = list(contexts)
     n = len(contexts)
     if uniforms is None:
@@ -391,15 +412,7 @@ def decide_calibrated(model, contexts: Sequence[AgentContext], perceived=None, *
     has = _has_input(contexts)
     rows = np.flatnonzero(has)
     quiet = np.flatnonzero(~has)
-    texts = [[r["text"] if isinstance(r, Mapping) else str(r) for r in contexts[i].received]
-             for i in rows]
-    items = pd.DataFrame({"text": pd.Series(texts, dtype=object),
-                          "topic": [contexts[i].topic for i in rows],
-                          "profile": [profile_text(contexts[i].profile) for i in rows]})
-    if perceived is not None:
-        perceived = pd.DataFrame(perceived).reset_index(drop=True)
-        for c in perceived.columns:
-            items[c] = perceived[c].to_numpy()[rows]
+    items = calibrated_items(contexts, perceived, rows)
     # emotion: head with input, Markov decay without
     p_emo = np.zeros((n, 3))
     p_emo[rows] = model.predict_proba("emotion", items)

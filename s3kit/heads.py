@@ -529,15 +529,46 @@ class DecisionModel:
         model.path_ = path
         return model
 
-    def with_action_rate(self, rate: float) -> DecisionModel:
+    def with_action_rate(self, rate: float, items: pd.DataFrame | None = None
+                         ) -> DecisionModel:
         """A copy whose action head reposts at ``rate`` on average (same ranking of agents).
 
         The shipped action head carries the repost rate of the exposures it was trained on;
         a replay of one event moves it to the rate observed in that event's first hours
-        (``repost_rate: observed`` in the config).
+        (``repost_rate: observed`` in the config). With ``items`` (the agents exposed now),
+        the shift is solved so that *their* mean repost probability is ``rate`` (bisection
+        on the logit offset); without, the training population's base rate moves to it.
+
+        Examples:
+            >>> import pandas as pd
+            >>> model = DecisionModel(HashingEmbedder(dim=8))
+            >>> items = pd.DataFrame({"profile": ["a", "b"] * 20, "n_exposures": [1, 5] * 20,
+            ...                       "label": ["nothing", "repost"] * 20})
+            >>> _ = model.fit_head("action", items, balanced=False)
+            >>> moved = model.with_action_rate(0.1, items)
+            >>> round(float(moved.predict_proba("action", items)[:, 1].mean()), 3)
+            0.1
         """
         out = DecisionModel(self.embedder, dict(self.heads), dict(self.info))
-        out.heads["action"] = self.heads["action"].with_base_rate(rate)
+        head = self.heads["action"]
+        if items is None or len(items) == 0:
+            out.heads["action"] = head.with_base_rate(rate)
+            return out
+        z = head.decision_function(self.features("action", items), observed_rate=False)
+        logit = z[:, 1] - z[:, 0]
+        lo, hi = -40.0, 40.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if np.mean(1 / (1 + np.exp(-(logit + mid)))) < rate:
+                lo = mid
+            else:
+                hi = mid
+        import copy
+
+        moved = copy.copy(head)
+        moved.prior_shift_ = (lo + hi) / 2
+        moved.base_rate_ = float(rate)
+        out.heads["action"] = moved
         return out
 
     def __repr__(self) -> str:

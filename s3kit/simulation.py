@@ -361,6 +361,7 @@ class Simulation:
         self.decision_model_ = decision_model
         self._history: dict[str, int] | None = None
         self.repost_rate_: float | None = None
+        self._rated = None  # the decision model at this event's repost rate
 
     # ------------------------------------------------------------------ setup
     @property
@@ -422,9 +423,6 @@ class Simulation:
                 rate = observed_repost_rate(net, self._resolve_event())
             self.repost_rate_ = (float(rate) if rate not in (None, "heads") else
                                  getattr(model.heads["action"], "base_rate_", None))
-        if self.repost_rate_ is not None and model.heads["action"].__dict__.get(
-                "base_rate_") != self.repost_rate_:
-            model = self.decision_model_ = model.with_action_rate(self.repost_rate_)
         return model
 
     def _perceived(self, rep: _Replicate, active: np.ndarray, feeds: list,
@@ -918,8 +916,14 @@ class Simulation:
         from . import agent as A
 
         cfg = self.cfg
+        perceived = self._perceived(rep, active, feeds, event)
         model = self._decision_model()
-        res = A.decide_calibrated(model, contexts, self._perceived(rep, active, feeds, event),
+        if self._rated is None and self.repost_rate_ is not None:
+            # the event's rate among the agents exposed now (the first step that has any)
+            now = A.calibrated_items(contexts, perceived)
+            if len(now):
+                self._rated = model.with_action_rate(self.repost_rate_, now)
+        res = A.decide_calibrated(self._rated or model, contexts, perceived,
                                   emotion_decay=cfg.emotion_decay, uniforms=draws)
         (emo, p_emo), (att, p_att), (act, p_act) = res["emotion"], res["attitude"], res["action"]
         comment = rng.random(len(contexts)) < float(model.info.get("comment_share") or 0.0)

@@ -371,8 +371,11 @@ def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -
     if head == "action":
         task = _action_items(task)
     ev = task.eval
-    # the eval items are balanced: compare at the rate the head was fitted on
-    probs = heads.predict_proba(head, ev, observed_rate=False)
+    if head == "action":  # balanced eval items: the repost head at a 50% prior, as the
+        # class-balanced baselines (its shipped rate is the observed 0.6% per exposure)
+        probs = heads.with_action_rate(0.5).predict_proba(head, ev)
+    else:
+        probs = heads.predict_proba(head, ev)
     metrics = _report(ev["label"], probs, labels, labels[1] if len(labels) == 2 else None)
     seconds = time.perf_counter() - t0
     baselines, base_probs = _label_baseline(task)
