@@ -196,7 +196,8 @@ def test_quick_real_model_on_two_tasks(tmp_path):
     assert res["decisions"] == "calibrated" and res["heads"]["fitted_on"] == "train side only"
     for name, floor in (("emotion", 0.45), ("attitude", 0.65)):
         entry = res["tasks"][name]
-        assert entry["method"].startswith("calibrated")
+        assert all(part["method"].startswith("calibrated")
+                   for part in entry["by_dataset"].values())
         assert entry["zero_shot"]["acc"] is not None
         # the toy texts carry their labels' words: heads fitted on ~20 train rows per
         # dataset must beat chance (1/3 and 1/2) clearly on the held-out rows
