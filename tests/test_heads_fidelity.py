@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from s3kit.evaluation import tasks as T
-from s3kit.evaluation.calibrate import HEAD_TASK, PRIMARY, _metrics, head_tasks
+from s3kit.evaluation.calibrate import HEAD_TASK, PRIMARY, action_items, head_tasks, label_metrics
 from s3kit.heads import HEAD_CLASSES, DecisionModel
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -40,12 +40,10 @@ def test_shipped_head_stays_above_its_floor(shipped, head):
     assert tasks, f"no validation items for the {head} head ({HEAD_TASK[head]})"
     for task in tasks:
         if head == "action":
-            from s3kit.evaluation.calibrate import _action_items
-
-            task = _action_items(task)
+            task = action_items(task)
         probs = model.predict_proba(head, task.eval, observed_rate=False)
         assert np.allclose(probs.sum(axis=1), 1.0)
-        got = _metrics(task.eval["label"], probs, list(HEAD_CLASSES[head]))[PRIMARY[head]]
+        got = label_metrics(task.eval["label"], probs, list(HEAD_CLASSES[head]))[PRIMARY[head]]
         floor = floors[task.dataset]["floor"]
         assert got >= floor, (f"{head} on {task.dataset}: {PRIMARY[head]} {got:.3f} below the "
                               f"floor {floor:.3f} (validation "

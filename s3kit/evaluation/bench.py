@@ -364,12 +364,12 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
 
 def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -> dict:
     """s3kit's figure from the calibrated heads (fitted on the train side only)."""
-    from .calibrate import HEAD_TASK, _action_items
+    from .calibrate import HEAD_TASK, action_items
 
     head = {v: k for k, v in HEAD_TASK.items()}[task.name]
     labels = list(task.labels)
     if head == "action":
-        task = _action_items(task)
+        task = action_items(task)
     ev = task.eval
     if head == "action":  # balanced eval items: the repost head at a 50% prior, as the
         # class-balanced baselines (its shipped rate is the observed 0.6% per exposure)

@@ -41,7 +41,8 @@ from . import tasks as T
 from .metrics import classification_report
 
 __all__ = ["HEAD_TASK", "PRIMARY", "FIDELITY_TOLERANCE", "default_embedder", "head_tasks",
-           "fit_decision_model", "fidelity_floors", "add_tune_parser", "tune_main"]
+           "action_items", "label_metrics", "fit_decision_model", "fidelity_floors",
+           "add_tune_parser", "tune_main"]
 
 #: The benchmark task whose items train each head.
 HEAD_TASK = {"emotion": "emotion", "attitude": "attitude", "attitude_change": "attitude_change",
@@ -70,7 +71,7 @@ def default_embedder(llm, *, kind: str = "llm+e5", cache: str | Path | None = No
     return parts[0] if len(parts) == 1 else FusedEmbedder(parts)
 
 
-def _action_items(task: T.Task) -> T.Task:
+def action_items(task: T.Task) -> T.Task:
     """Repost items with the profile text the LLM reads (MCID: the screen name)."""
     for df in (task.train, task.eval):
         name = df["name"] if "name" in df.columns else pd.Series(None, index=df.index)
@@ -97,7 +98,7 @@ def head_tasks(data: T.DatasetPairs, head: str, *, n_train: int | None, n_eval: 
             if task is not None:
                 task.notes["base_rate"] = float((task.train["label"] == "repost").mean())
                 task.train = _enriched(task.train, n_train, seed)
-                task = _action_items(task)
+                task = action_items(task)
         else:
             task = _BUILD[head](tr, ev, ds, n_eval=n_eval, n_train=n_train, seed=seed)
         if task is None or task.train.empty or task.train["label"].nunique() < 2:
@@ -121,7 +122,8 @@ def _enriched(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return pd.concat([pos, neg]).sort_index().reset_index(drop=True)
 
 
-def _metrics(y, probs, labels) -> dict:
+def label_metrics(y, probs, labels) -> dict:
+    """acc, macro-F1, F1 and AUC (positive = the second label) of probabilities, rounded."""
     pos = labels[1] if len(labels) == 2 else None
     r = classification_report(list(y), probs, labels=list(labels), pos_label=pos)
     return {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in r.items()}
@@ -207,7 +209,7 @@ def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
             probs = model.predict_proba(head, t.eval, observed_rate=False)  # balanced items
             rows.append({"head": head, "dataset": t.dataset, "features": "all",
                          "n_train": len(t.train), "n_eval": len(t.eval),
-                         **_metrics(t.eval["label"], probs, labels)})
+                         **label_metrics(t.eval["label"], probs, labels)})
             if head == "action":
                 rows += _action_ablation(model, t, seed)
         if progress:
@@ -257,7 +259,7 @@ def _action_ablation(model: DecisionModel, task: T.Task, seed: int) -> list[dict
         probs = head.fit(xtr, ytr).predict_proba(xev)
         out.append({"head": "action", "dataset": task.dataset, "features": name,
                     "n_train": len(task.train), "n_eval": len(task.eval),
-                    **_metrics(task.eval["label"], probs, list(HEAD_CLASSES["action"]))})
+                    **label_metrics(task.eval["label"], probs, list(HEAD_CLASSES["action"]))})
     return out
 
 
