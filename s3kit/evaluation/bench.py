@@ -832,7 +832,8 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
             the train side (:func:`s3kit.evaluation.calibrate.fit_decision_model`; never on
             the rows scored), and the replays run on them; the zero-shot answers stay as
             the ``zero_shot`` row. ``"zero_shot"``: the LLM's answer words (label-prior
-            calibrated). ``"auto"``: calibrated on the embedded backend, else zero-shot.
+            calibrated). ``"auto"``: calibrated on the embedded backend without ``tune``,
+            else zero-shot (``tune`` prefix-tunes the answer-word heads).
         representation: what the calibrated heads read
             (:func:`s3kit.evaluation.calibrate.default_embedder`; ``"hashing"`` for tests).
 
@@ -870,8 +871,9 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         "s3_paper": S3_FIGURES,
     }
     mode = decisions
-    if mode == "auto":
-        mode = "calibrated" if getattr(llm, "backend", None) == "embedded" else "zero_shot"
+    if mode == "auto":  # --tune tunes the answer-word path: it is the figure then
+        mode = ("calibrated" if getattr(llm, "backend", None) == "embedded" and not tune
+                else "zero_shot")
     if mode not in ("calibrated", "zero_shot"):
         raise ValueError(f"decisions must be auto, calibrated or zero_shot, got {decisions!r}")
     results["decisions"] = mode
