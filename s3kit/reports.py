@@ -161,6 +161,7 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     root = resolve_data_dir(data_dir)
     sizes = B.BenchSizes(quick=True)
     sizes.n_label, sizes.n_calibrate = int(n_items), int(n_calibrate)
+    sizes.zero_shot_row = True  # the notebook compares calibrated, zero-shot and baseline
     data = B._Data(root, None, progress)
     keep = None
     if datasets is not None:

@@ -113,6 +113,9 @@ class BenchSizes:
         # training items per dataset for the calibrated heads (representations are cached
         # on disk by text digest, so a second run encodes nothing)
         self.n_train_heads = 400 if quick else 2000
+        # with calibrated agents, also score the zero-shot answer words (the comparison row);
+        # --quick leaves them out to stay within its time budget
+        self.zero_shot_row = not quick
 
     def as_dict(self) -> dict:
         """Plain dict (recorded in the JSON)."""
@@ -330,6 +333,8 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     pos = labels[1] if len(labels) == 2 else None
     ev = task.eval
     t0 = time.perf_counter()
+    if heads is not None and not sizes.zero_shot_row:
+        return _calibrated_labels(task, heads, {"note": "not scored in --quick"}, None, t0)
     probs = predict_labels(llm, task.name, ev, labels)
     zero_probs = probs
     zero = _report(ev["label"], probs, labels, pos)
@@ -385,7 +390,8 @@ def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -
             "zero_shot": zero, "seconds": round(seconds, 1),
             "label_counts": {k: int(v) for k, v in ev["label"].value_counts().items()},
             "_pred": {"y": ev["label"].tolist(), "probs": probs.tolist(), "labels": labels,
-                      "zero_probs": np.asarray(zero_probs).tolist(),
+                      "zero_probs": None if zero_probs is None
+                      else np.asarray(zero_probs).tolist(),
                       "baseline_probs": None if base_probs is None else base_probs.tolist()}}
 
 
