@@ -778,6 +778,8 @@ def _combine(parts: list[tuple[str, dict]], task: str) -> dict:
         entry["baselines"] = {} if bp is None else {"tfidf_logreg": _report(y, bp, labels, pos)}
         if zp is not None:
             entry["zero_shot"] = _report(y, zp, labels, pos)
+        elif "zero_shot" in parts[0][1]:  # not scored (--quick): keep the reason
+            entry["zero_shot"] = parts[0][1]["zero_shot"]
         entry["_pred"] = {"y": y, "probs": probs.tolist(), "labels": labels,
                           "zero_probs": None if zp is None else zp.tolist(),
                           "baseline_probs": None if bp is None else bp.tolist()}
