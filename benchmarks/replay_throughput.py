@@ -122,7 +122,10 @@ def main(argv=None) -> int:
     # 1. engine: one step with `decide` agents active (activation_rate picks them)
     net, source = build_network(max(args.decide * 3, 300))
     n = len(net)
+    # zero-shot decisions: this measures the LLM scoring engine against the naive loop (the
+    # calibrated agents decide without score calls; agents with no input make no decision)
     cfg = {"progress": False, "backend": args.backend, "n_steps": 1, "generate_posts": False,
+           "decisions": "zero_shot",
            "activation_rate": min(1.0, args.decide / n), "batch_size": args.batch_size,
            "w_relevance": 0.0}
     sim = make_sim(net, llm, cfg, "e0")
@@ -197,7 +200,7 @@ def main(argv=None) -> int:
         cfg = {"progress": False, "backend": args.backend, "n_steps": args.steps,
                "generate_posts": True, "max_new_tokens": 24,
                "activation_rate": args.active_share, "batch_size": args.batch_size,
-               "w_relevance": 0.0}
+               "w_relevance": 0.0, "decisions": "zero_shot"}
         sim = make_sim(net, llm, cfg)
         stats0 = dict(llm.stats.as_dict())
         times, actives = [], []
