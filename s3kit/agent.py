@@ -336,15 +336,21 @@ def decide_action(llm, contexts: Sequence[AgentContext], rng: np.random.Generato
     return labels, proba
 
 
-def profile_text(profile: Mapping) -> str:
-    """The profile as the action head reads it: the name, then demographics and bio.
+def profile_text(profile: Mapping,
+                 fields: Sequence[str] = ("name", "screen_name", "gender", "age", "occupation")
+                 ) -> str:
+    """The profile as text: the given fields that are set, then the bio.
+
+    The default fields are what the action head reads (the name first); memory relevance
+    reads demographics and location (:mod:`s3kit.simulation`).
 
     Examples:
         >>> profile_text({"name": "ann_b", "gender": "female", "bio": "nurse"})
         'ann_b female nurse'
+        >>> profile_text({"name": "ann_b", "location": "Leeds"}, ("gender", "location"))
+        'Leeds'
     """
-    parts = [str(profile[k]) for k in ("name", "screen_name", "gender", "age", "occupation")
-             if profile.get(k) not in (None, "")]
+    parts = [str(profile[k]) for k in fields if profile.get(k)]
     bio = profile.get("bio") or profile.get("description") or ""
     return " ".join(parts + [str(bio)]).strip()
 

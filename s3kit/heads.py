@@ -20,7 +20,9 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -34,7 +36,8 @@ from .embeddings import BaseEmbedder, E5Embedder, FusedEmbedder, HashingEmbedder
 from .errors import HeadError
 
 __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder_spec",
-           "embedder_from_spec", "PERCEIVED", "HEAD_CLASSES", "PARENT_STANCES"]
+           "embedder_from_spec", "resolve_decisions", "PERCEIVED", "HEAD_CLASSES",
+           "PARENT_STANCES"]
 
 #: Label order of each head.
 HEAD_CLASSES = {
@@ -73,16 +76,9 @@ def head_text(task: str, items: pd.DataFrame) -> list[str]:
         cats
         love them
     """
-    if task == "attitude":
-        return [f"{_s(a)}\n{_s(b)}".strip() for a, b in zip(items["topic"], items["text"],
-                                                              strict=True)]
-    if task == "attitude_change":
-        return [f"{_s(a)}\n{_s(b)}".strip() for a, b in zip(items["context"], items["text"],
-                                                              strict=True)]
-    if task == "gender":
-        return [f"{_s(a)}\n{_s(b)}".strip() for a, b in zip(items["bio"], items["text"],
-                                                              strict=True)]
-    return [_s(t) for t in items["text"]]
+    lead = {"attitude": "topic", "attitude_change": "context", "gender": "bio"}.get(task)
+    texts = items["text"].tolist()
+    return _join(items[lead].tolist(), texts) if lead else [_s(t) for t in texts]
 
 
 class DecisionHead:
@@ -181,8 +177,6 @@ class DecisionHead:
 
     def with_base_rate(self, rate: float) -> DecisionHead:
         """A copy of this binary head moved to another positive rate (this one unchanged)."""
-        import copy
-
         return copy.copy(self).set_base_rate(rate)
 
     def decision_function(self, X, observed_rate: bool = True) -> np.ndarray:
@@ -279,6 +273,24 @@ def embedder_from_spec(spec: dict, llm=None, cache: str | os.PathLike | None = N
     raise HeadError(f"unknown representation kind {kind!r} in a head manifest")
 
 
+def resolve_decisions(decisions: str, llm) -> str:
+    """``"calibrated"`` or ``"zero_shot"``: what ``decisions: auto`` means for ``llm``.
+
+    Calibrated on the embedded backend, whose hidden states the shipped heads read; zero-shot
+    on the others (a server gives no hidden states, the fake backend has none).
+
+    Examples:
+        >>> from s3kit.llm import FakeLLM
+        >>> resolve_decisions("auto", FakeLLM()), resolve_decisions("calibrated", FakeLLM())
+        ('zero_shot', 'calibrated')
+    """
+    if decisions == "auto":
+        return "calibrated" if getattr(llm, "backend", None) == "embedded" else "zero_shot"
+    if decisions not in ("calibrated", "zero_shot"):
+        raise ValueError(f"decisions must be auto, calibrated or zero_shot, got {decisions!r}")
+    return decisions
+
+
 def heads_path(name: str | os.PathLike) -> Path:
     """Folder of the heads called ``name``: a folder path, the user's, or the packaged one.
 
@@ -298,11 +310,12 @@ def heads_path(name: str | os.PathLike) -> Path:
                     f"{packaged}); fit them with `s3kit tune --train-dir DIR --out {name}`")
 
 
-def _pooled(embedder: BaseEmbedder, texts) -> np.ndarray:
+def _pooled(embedder: BaseEmbedder, texts, progress: bool = False) -> np.ndarray:
     """One unit-norm vector per row: a string, or the mean of a list of strings' vectors."""
     groups = [list(t) if isinstance(t, list | tuple | np.ndarray) else [t] for t in texts]
     flat = [_s(t) for g in groups for t in g]
-    vecs = embedder.embed(flat) if flat else np.zeros((0, embedder.dim), np.float32)
+    vecs = (embedder.embed(flat, progress=progress) if flat
+            else np.zeros((0, embedder.dim), np.float32))
     out = np.zeros((len(groups), embedder.dim), dtype=np.float32)
     at = 0
     for i, g in enumerate(groups):
@@ -365,43 +378,47 @@ class DecisionModel:
         self.info = dict(info or {})
 
     # -- features ----------------------------------------------------------------------------
-    def features(self, name: str, items: pd.DataFrame) -> np.ndarray:
+    def features(self, name: str, items: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """The ``(n, d)`` features of head ``name`` for an items frame.
 
         Columns used: ``text`` (a string or a list of strings per row), ``topic``,
         ``context`` and ``parent_stance`` (attitude_change), ``bio`` (gender), ``profile`` and
-        :data:`PERCEIVED` (action).
+        :data:`PERCEIVED` (action). ``progress``: a bar over the texts encoded.
         """
-        e = self.embedder
         n = len(items)
+
         def col(c):
-            return (items[c].tolist() if c in items.columns else [None] * n)
+            return items[c].tolist() if c in items.columns else [None] * n
+
+        def pooled(texts):
+            return _pooled(self.embedder, texts, progress)
+
         if name == "emotion":
-            return _pooled(e, col("text"))
+            return pooled(col("text"))
         if name == "attitude":
-            return _pooled(e, _join(col("topic"), col("text")))
+            return pooled(_join(col("topic"), col("text")))
         if name == "gender":
-            return _pooled(e, _join(col("bio"), col("text")))
+            return pooled(_join(col("bio"), col("text")))
         if name == "attitude_change":
             st = pd.Series(col("parent_stance"), dtype="string").str.lower()
             onehot = np.column_stack([(st == s).fillna(False).to_numpy(float)
                                       for s in PARENT_STANCES])
-            return np.hstack([_pooled(e, col("context")), _pooled(e, col("text")), onehot])
+            return np.hstack([pooled(col("context")), pooled(col("text")), onehot])
         if name == "action_profile":
-            return _pooled(e, col("profile"))
+            return pooled(col("profile"))
         if name == "action":
             num = np.column_stack([pd.to_numeric(pd.Series(col(c)), errors="coerce")
                                    .fillna(0).clip(lower=0).to_numpy(float) for c in PERCEIVED])
             if "action_profile" not in self.heads:
                 raise HeadError("the action head needs its action_profile head (fit_head)")
             sub = self.heads["action_profile"].decision_function(
-                self.features("action_profile", items))
+                self.features("action_profile", items, progress))
             return np.hstack([np.log1p(num), (sub[:, 1] - sub[:, 0])[:, None]])
         raise HeadError(f"unknown head {name!r} (one of {sorted(HEAD_CLASSES)})")
 
     # -- fitting and predicting ----------------------------------------------------------------
     def fit_head(self, name: str, items: pd.DataFrame, *, balanced: bool = True,
-                 seed: int | None = 0) -> DecisionHead:
+                 seed: int | None = 0, progress: bool = False) -> DecisionHead:
         """Fit (or refit) head ``name`` on a labelled items frame (``label`` column).
 
         The ``action`` head is stacked: an ``action_profile`` head reads the LLM's
@@ -411,20 +428,21 @@ class DecisionModel:
         """
         y = items["label"].astype(str).tolist()
         if name == "action":
-            X = self._stacked_action(items, y, seed)
+            X = self._stacked_action(items, y, seed, progress)
         else:
-            X = self.features(name, items)
+            X = self.features(name, items, progress)
         head = DecisionHead(name, HEAD_CLASSES[name], balanced=balanced, seed=seed)
         head.fit(X, y)
         head.n_train_ = int(len(items))
         self.heads[name] = head
         return head
 
-    def _stacked_action(self, items: pd.DataFrame, y: list[str], seed) -> np.ndarray:
+    def _stacked_action(self, items: pd.DataFrame, y: list[str], seed,
+                        progress: bool = False) -> np.ndarray:
         from sklearn.model_selection import StratifiedKFold
 
         classes = HEAD_CLASSES["action"]
-        P = self.features("action_profile", items)
+        P = self.features("action_profile", items, progress)
         oof = np.zeros(len(items))
         folds = StratifiedKFold(5, shuffle=True, random_state=seed)
         ya = np.asarray(y)
@@ -509,7 +527,7 @@ class DecisionModel:
                             f"manifest's); re-fit with `s3kit tune`")
         embedder = embedder_from_spec(manifest["representation"], llm, cache)
         heads = {}
-        with np.load(path / "heads.npz") as data:
+        with np.load(io.BytesIO(blob)) as data:
             for h, meta in manifest["heads"].items():
                 head = DecisionHead(h, meta["classes"], balanced=meta["balanced"])
                 head.mean_, head.scale_, head.coef_, head.intercept_ = (
@@ -563,8 +581,6 @@ class DecisionModel:
                 lo = mid
             else:
                 hi = mid
-        import copy
-
         moved = copy.copy(head)
         moved.prior_shift_ = (lo + hi) / 2
         moved.base_rate_ = float(rate)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .heads import DecisionModel
+from .heads import DecisionModel, resolve_decisions
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -175,9 +175,7 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         default = os.environ.get("OPENAI_MODEL", "default") if backend == "openai" else \
             DEFAULT_MODEL
         llm = load_llm(backend, model or default, seed=seed)
-    mode = decisions
-    if mode == "auto":
-        mode = "calibrated" if getattr(llm, "backend", None) == "embedded" else "zero_shot"
+    mode = resolve_decisions(decisions, llm)
     decision_model = DecisionModel.load(heads, llm=llm) if mode == "calibrated" else None
     results: dict[str, Any] = {
         "s3kit_version": __version__, "backend": getattr(llm, "backend", backend),

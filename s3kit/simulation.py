@@ -53,9 +53,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .agent import profile_text
 from .config import ReplayConfig
 from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError
+from .heads import PERCEIVED, DecisionModel, resolve_decisions
 
 __all__ = [
     "Simulation",
@@ -404,16 +406,10 @@ class Simulation:
         states the shipped heads read, and zero-shot on the others (a server gives no hidden
         states; the deterministic fake backend has none).
         """
-        mode = self.cfg.decisions
-        if mode == "auto":
-            mode = ("calibrated" if getattr(self.active_llm, "backend", None) == "embedded"
-                    else "zero_shot")
-        return mode
+        return resolve_decisions(self.cfg.decisions, self.active_llm)
 
     def _decision_model(self):
         if self.decision_model_ is None:
-            from .heads import DecisionModel
-
             self.decision_model_ = DecisionModel.load(self.cfg.heads, llm=self.active_llm)
         model = self.decision_model_
         if self.repost_rate_ is None:
@@ -442,8 +438,6 @@ class Simulation:
             rows.append((len({p["user_id"] for p in about}),
                          len({p["user_id"] for p in about if p["source"] == "mutual"}),
                          self._history.get(u, 0), g.out_degree(u), g.in_degree(u)))
-        from .heads import PERCEIVED
-
         return pd.DataFrame(rows, columns=list(PERCEIVED))
 
     def _get_embedder(self):
@@ -894,11 +888,8 @@ class Simulation:
             else:
                 texts += [None] * len(chunk_writers)
             writers += chunk_writers
-        self.n_decisions_ += 3 * sum(1 for c in contexts if c.received)
-        self._trace = {"replicate": rep.index, "step": rep.step,
-                       "users": {rep.users[i]: j for j, i in enumerate(active)},
-                       "contexts": (contexts, c_att, c_act),
-                       "proba": (p_emo, p_att, p_act), "labels": (emo, att, act)}
+        self._record(rep, active, (contexts, c_att, c_act), (p_emo, p_att, p_act),
+                     (emo, att, act))
         self._fill_texts(out, writers, texts)
         return out
 
@@ -929,12 +920,14 @@ class Simulation:
         comment = rng.random(len(contexts)) < float(model.info.get("comment_share") or 0.0)
         final = [replace(c, state=st) for c, st in
                  zip(contexts, A.update_states(contexts, emo, att), strict=True)]
-        out, writers = [], []
+        out, writers, plain = [], [], []
         for j in range(len(contexts)):
             d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
             act[j] = d["action"]
             if d["action"] == "post" or (d["action"] == "repost" and comment[j]):
                 writers.append(j)
+            elif d["action"] == "repost":
+                plain.append(j)  # the plain //@user: chain, no text generated
             out.append(d)
         texts = [None] * len(writers)
         if writers and cfg.generate_posts:
@@ -942,15 +935,18 @@ class Simulation:
                                   [out[j]["action"] for j in writers],
                                   max_new_tokens=cfg.max_new_tokens,
                                   temperature=cfg.temperature, seed=seed)
-        self.n_decisions_ += 3 * sum(1 for c in contexts if c.received)
-        self._trace = {"replicate": rep.index, "step": rep.step,
-                       "users": {rep.users[i]: j for j, i in enumerate(active)},
-                       "contexts": (contexts, contexts, contexts),
-                       "proba": (p_emo, p_att, p_act), "labels": (emo, att, act)}
-        plain = [j for j in range(len(contexts)) if out[j]["action"] == "repost"
-                 and j not in set(writers)]
+        self._record(rep, active, (contexts, contexts, contexts), (p_emo, p_att, p_act),
+                     (emo, att, act))
         self._fill_texts(out, writers + plain, list(texts) + [None] * len(plain))
         return out
+
+    def _record(self, rep: _Replicate, active: np.ndarray, contexts: tuple, proba: tuple,
+                labels: tuple) -> None:
+        """Count the step's decisions and keep its trace (``last_decisions``)."""
+        self.n_decisions_ += 3 * sum(1 for c in contexts[0] if c.received)
+        self._trace = {"replicate": rep.index, "step": rep.step,
+                       "users": {rep.users[i]: j for j, i in enumerate(active)},
+                       "contexts": contexts, "proba": proba, "labels": labels}
 
     def _fill_texts(self, out: list[dict], writers: list[int], texts: list) -> None:
         """Final post texts: a repost is ``comment //@user: parent``; a post its own text."""
@@ -1130,9 +1126,7 @@ def _act(emotion: str, attitude, action: str, feed: list[dict], exposed: bool,
 
 def _profile_text(attrs: dict) -> str:
     """Who a user is, as text for memory relevance (demographics + bio)."""
-    parts = [str(attrs[k]) for k in ("gender", "age", "occupation", "location") if attrs.get(k)]
-    bio = attrs.get("bio") or attrs.get("description") or ""
-    return " ".join(parts + [str(bio)]).strip() or "user"
+    return profile_text(attrs, ("gender", "age", "occupation", "location")) or "user"
 
 
 def _deliver(rep: _Replicate, feeds: list[list[dict]], active: np.ndarray, now_h: float) -> None:

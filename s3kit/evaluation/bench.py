@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..heads import resolve_decisions
 from ..tuning import apply_bias, fit_bias
 from . import tasks as T
 from .metrics import (
@@ -373,14 +374,12 @@ def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -
 
     head = {v: k for k, v in HEAD_TASK.items()}[task.name]
     labels = list(task.labels)
-    if head == "action":
-        task = action_items(task)
-    ev = task.eval
     if head == "action":  # balanced eval items: the repost head at a 50% prior, as the
         # class-balanced baselines (its shipped rate is the observed 0.6% per exposure)
-        probs = heads.with_action_rate(0.5).predict_proba(head, ev)
-    else:
-        probs = heads.predict_proba(head, ev)
+        task = action_items(task)
+        heads = heads.with_action_rate(0.5)
+    ev = task.eval
+    probs = heads.predict_proba(head, ev)
     metrics = _report(ev["label"], probs, labels, labels[1] if len(labels) == 2 else None)
     seconds = time.perf_counter() - t0
     baselines, base_probs = _label_baseline(task)
@@ -878,12 +877,9 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         "quick": bool(quick), "sizes": sizes.as_dict(), "tasks": {}, "skipped": {},
         "s3_paper": S3_FIGURES,
     }
-    mode = decisions
-    if mode == "auto":  # --tune tunes the answer-word path: it is the figure then
-        mode = ("calibrated" if getattr(llm, "backend", None) == "embedded" and not tune
-                else "zero_shot")
-    if mode not in ("calibrated", "zero_shot"):
-        raise ValueError(f"decisions must be auto, calibrated or zero_shot, got {decisions!r}")
+    # --tune tunes the answer-word path: it is the figure then
+    mode = ("zero_shot" if decisions == "auto" and tune
+            else resolve_decisions(decisions, llm))
     results["decisions"] = mode
     heads = None
     if mode == "calibrated":

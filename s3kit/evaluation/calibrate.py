@@ -197,13 +197,11 @@ def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
         if progress:
             print(f"{head}: {len(train)} training items from "
                   f"{', '.join(t.dataset for t in tasks)}", file=sys.stderr, flush=True)
-        model.embedder.embed(_texts(model, head, train), progress=progress)
-        model.fit_head(head, train, balanced=head != "action", seed=seed)
+        model.fit_head(head, train, balanced=head != "action", seed=seed, progress=progress)
         if head == "action":  # back to the observed repost rate among exposures
             rates = [t.notes["base_rate"] for t in tasks]
             weights = [len(t.train) for t in tasks]
-            fitted = float((train["label"] == "repost").mean())
-            model.heads[head].set_base_rate(float(np.average(rates, weights=weights)), fitted)
+            model.heads[head].set_base_rate(float(np.average(rates, weights=weights)))
         labels = list(HEAD_CLASSES[head])
         for t in tasks if validate else ():
             probs = model.predict_proba(head, t.eval, observed_rate=False)  # balanced items
@@ -221,28 +219,6 @@ def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
                        "validation_split": "tasks.split_dataset (md5 of the id < 0.2)"
                        if eval_dir is None else str(eval_dir)})
     return model, table
-
-
-def _texts(model: DecisionModel, head: str, items: pd.DataFrame) -> list[str]:
-    """Every text head ``head`` will encode for ``items`` (to encode them in one pass)."""
-    from ..heads import _join
-
-    n = len(items)
-
-    def col(c):
-        return items[c].tolist() if c in items.columns else [None] * n
-
-    if head == "attitude":
-        parts = _join(col("topic"), col("text"))
-    elif head == "gender":
-        parts = _join(col("bio"), col("text"))
-    elif head == "attitude_change":
-        parts = col("context") + col("text")
-    elif head == "action":
-        parts = col("profile")
-    else:
-        parts = col("text")
-    return ["" if p is None or p is pd.NA else str(p) for p in parts]
 
 
 def _action_ablation(model: DecisionModel, task: T.Task, seed: int) -> list[dict]:
