@@ -320,37 +320,18 @@ class LLMStateEmbedder(BaseEmbedder):
         self.llm = llm
         self.layers = tuple(layers)
         self.max_tokens = int(max_tokens)
-        n_layers = self._config().num_hidden_layers
+        info = llm.layer_info()
+        n_layers = info["n_layers"]
         self._index = [n_layers // 2 if x == "middle" else n_layers if x == "last" else int(x)
                        for x in self.layers]
-        self.dim = int(self._config().hidden_size) * len(self._index)
+        self.dim = info["hidden_size"] * len(self._index)
         adapter = f"+{llm.adapter}" if getattr(llm, "adapter", None) else ""
         self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self._index))}"
                      f"-t{self.max_tokens}")
         super().__init__(cache_dir=cache_dir, batch_size=batch_size)
 
-    def _config(self):
-        self.llm._ensure()
-        return self.llm._net.config
-
     def _encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        llm = self.llm
-        llm._ensure()
-        tok = llm.tokenizer
-        batch = tok([t or " " for t in texts], add_special_tokens=False, padding=True,
-                    truncation=True, max_length=self.max_tokens, return_tensors="pt")
-        with torch.inference_mode():
-            out = llm.hf_model(input_ids=batch["input_ids"],
-                               attention_mask=batch["attention_mask"],
-                               output_hidden_states=True, logits_to_keep=1)
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        pooled = [(out.hidden_states[i].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
-                  for i in self._index]
-        llm.stats.calls += 1
-        llm.stats.prompt_tokens += int(batch["attention_mask"].sum())
-        return torch.cat(pooled, dim=1).numpy()
+        return self.llm.hidden_states(texts, self._index, self.max_tokens)
 
 
 class E5Embedder(BaseEmbedder):

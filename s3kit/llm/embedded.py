@@ -544,6 +544,47 @@ class EmbeddedLLM(CachedBackend):
             self._store(fresh)
         return sums, counts
 
+    # ------------------------------------------------------------------ representations
+    def layer_info(self) -> dict:
+        """``{"n_layers": ..., "hidden_size": ...}`` of the loaded network (loads it)."""
+        self._ensure()
+        config = self._net.config
+        return {"n_layers": int(config.num_hidden_layers),
+                "hidden_size": int(config.hidden_size)}
+
+    def hidden_states(self, texts: Sequence[str], layers: Sequence[int],
+                      max_tokens: int = 96) -> np.ndarray:
+        """What the model makes of each raw text: one forward pass, no template, no question.
+
+        The masked mean over tokens of the hidden states of each layer in ``layers`` (0 is
+        the embeddings, ``n_layers`` the last), concatenated: ``(n, len(layers) *
+        hidden_size)`` float32. Texts are truncated to ``max_tokens``; an empty text reads as
+        one space. The adapter, if any, is part of the pass. Read by
+        :class:`s3kit.embeddings.LLMStateEmbedder`.
+        """
+        self._ensure()
+        torch = self._torch
+        texts = [t or " " for t in texts]
+        if not texts:
+            return np.zeros((0, len(layers) * self.layer_info()["hidden_size"]), np.float32)
+        t0 = time.perf_counter()
+        batch = self.tokenizer(texts, add_special_tokens=False, padding=True, truncation=True,
+                               max_length=int(max_tokens), return_tensors="pt")
+        # positions count real tokens only, so a text reads the same in any batch
+        positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.hf_model(input_ids=batch["input_ids"],
+                                attention_mask=batch["attention_mask"],
+                                position_ids=positions, output_hidden_states=True,
+                                logits_to_keep=1)
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = [(out.hidden_states[i].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
+                  for i in layers]
+        self.stats.calls += 1
+        self.stats.prompt_tokens += int(batch["attention_mask"].sum())
+        self.stats.seconds += time.perf_counter() - t0
+        return torch.cat(pooled, dim=1).numpy().astype(np.float32, copy=False)
+
     def reset_prefix_cache(self) -> None:
         """Forget the prefix key/values, so later answers do not depend on earlier calls."""
         self.prefix_cache.clear()
