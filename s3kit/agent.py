@@ -45,16 +45,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import prompts as P
+from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS
 
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decay_matrix", "decay_distribution", "decay_emotions", "choose",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
            "decision_prompt", "decide_calibrated", "calibrated_items", "profile_text",
            "write_posts", "update_states"]
-
-EMOTIONS = P.EMOTIONS
-ATTITUDES = P.ATTITUDES
-ACTIONS = P.ACTIONS
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .vocabulary import SOURCE_KINDS
 
 __all__ = ["ReplayConfig", "cache_dir", "read_scenario_yaml"]
-
-SOURCE_KINDS = ("mutual", "followee", "recommended", "own")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import pandas as pd
 from .config import cache_dir
 from .embeddings import BaseEmbedder, E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from .errors import HeadError
+from .vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder_spec",
            "embedder_from_spec", "resolve_decisions", "PERCEIVED", "HEAD_CLASSES",
@@ -41,11 +42,11 @@ __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder
 
 #: Label order of each head.
 HEAD_CLASSES = {
-    "emotion": ("calm", "moderate", "intense"),
-    "attitude": ("negative", "positive"),
-    "attitude_change": ("negative", "positive"),
-    "action": ("nothing", "repost"),
-    "gender": ("male", "female"),
+    "emotion": EMOTIONS,
+    "attitude": ATTITUDES,
+    "attitude_change": ATTITUDES,
+    "action": REPOST_LABELS,
+    "gender": GENDERS,
 }
 
 #: What an agent perceives about an exposure besides the texts (the action head's features):

@@ -51,8 +51,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import SOURCE_KINDS, ReplayConfig
+from .config import ReplayConfig
 from .errors import ConfigError
+from .vocabulary import SOURCE_KINDS
 
 __all__ = ["MemoryBank", "MemoryPool", "MemoryParams", "influence", "SOURCE_KINDS"]
 

@@ -34,6 +34,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .embeddings import has_cjk
+from .vocabulary import (
+    ACTIONS,
+    AGE_BRACKETS,
+    ATTITUDES,
+    EMOTIONS,
+    GENDERS,
+    LABELS,
+    OCCUPATIONS,
+)
 
 __all__ = [
     "EMOTIONS", "ATTITUDES", "ACTIONS", "GENDERS", "AGE_BRACKETS", "OCCUPATIONS",
@@ -45,36 +54,9 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------
-# Label sets (code-facing names) and the answer words the model scores (per language)
+# The answer words the model scores (per language), aligned with the label sets of
+# s3kit.vocabulary (EMOTIONS ... LABELS are re-exported here for prompt code)
 # ---------------------------------------------------------------------------------------
-EMOTIONS = ("calm", "moderate", "intense")
-ATTITUDES = ("negative", "positive")
-ACTIONS = ("repost", "post", "nothing")
-GENDERS = ("male", "female")
-AGE_BRACKETS = ("<20", "20-29", "30-39", "40-49", "50+")
-#: The 10 occupation categories of S3 (label -> description).
-OCCUPATIONS = {
-    "education": "education",
-    "administration": "administrative / manager / officer",
-    "student": "unemployed / student",
-    "engineer": "engineer",
-    "worker": "labour technician / worker",
-    "logistics": "logistics",
-    "medical": "medical",
-    "financial": "financial",
-    "media": "media",
-    "arts": "entertainment / arts",
-}
-
-LABELS = {
-    "emotion": EMOTIONS,
-    "attitude": ATTITUDES,
-    "action": ACTIONS,
-    "gender": GENDERS,
-    "age": AGE_BRACKETS,
-    "occupation": tuple(OCCUPATIONS),
-}
-
 OPTIONS = {
     "en": {
         "emotion": (" calm", " moderate", " intense"),
@@ -359,7 +341,7 @@ def persona(profile: Mapping | None, language: str = "en") -> str:
     parts = []
     if age not in (None, ""):
         parts.append(f"{age}-year-old")
-    if g in ("male", "female"):
+    if g in GENDERS:
         parts.append(str(g))
     parts.append(str(occ) if occ else "person")
     article = "an" if parts[0][0].lower() in "aeiou8" else "a"
@@ -386,7 +368,7 @@ def _compact_persona(profile: Mapping | None, lang: str) -> str:
     if lang == "zh":
         gender = {"male": "男", "female": "女"}.get(str(gender), None)
     else:
-        gender = gender if gender in ("male", "female") else None
+        gender = gender if gender in GENDERS else None
     bits = [str(v) for v in (profile.get("age"), gender, profile.get("occupation"))
             if v not in (None, "") and not (isinstance(v, float) and v != v)]
     name = profile.get("name")

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .config import ReplayConfig
 from .errors import CheckpointError, ConfigError
-from .prompts import ATTITUDES, EMOTIONS
+from .vocabulary import ATTITUDES, EMOTIONS
 
 __all__ = ["ReplayResult", "run_replay", "load_config", "build_replay"]
 
@@ -207,20 +207,20 @@ def real_curve(event_posts: pd.DataFrame, t0: pd.Timestamp, cfg: ReplayConfig) -
     curve = curve.drop(columns=["event_id"])
     # label shares per bin (posts in (t_{i-1}, t_i]) where the data has labels
     bins = np.ceil((event_posts["time"] - t0) / freq).astype("int64").to_numpy()
-    for name in ("calm", "moderate", "intense", "positive_share"):
+    for name in (*EMOTIONS, "positive_share"):
         curve[name] = np.nan
     if "emotion" in event_posts:
         emo = event_posts["emotion"].astype("string")
         for i in range(len(curve)):
             sel = emo[(bins == i) & emo.notna().to_numpy()]
             if len(sel):
-                for name in ("calm", "moderate", "intense"):
+                for name in EMOTIONS:
                     curve.loc[i, name] = float((sel == name).mean())
     if "stance" in event_posts:
         st = event_posts["stance"].astype("string")
-        if st.isin(["positive", "negative"]).any():
+        if st.isin(ATTITUDES).any():
             for i in range(len(curve)):
-                sel = st[(bins == i) & st.isin(["positive", "negative"]).to_numpy()]
+                sel = st[(bins == i) & st.isin(ATTITUDES).to_numpy()]
                 if len(sel):
                     curve.loc[i, "positive_share"] = float((sel == "positive").mean())
     curve["step"] = curve["step"] - 1  # hour h of the real record = end of simulated step h-1

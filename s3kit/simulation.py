@@ -58,6 +58,7 @@ from .config import ReplayConfig
 from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError
 from .heads import PERCEIVED, DecisionModel, resolve_decisions
+from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS
 
 __all__ = [
     "Simulation",
@@ -72,10 +73,6 @@ __all__ = [
     "read_checkpoint",
 ]
 
-EMOTIONS = ("calm", "moderate", "intense")
-ATTITUDES = ("negative", "positive")
-ACTIONS = ("repost", "post", "nothing")
-INTERVENTION_KINDS = ("inject_post", "remove_post", "ban_user", "set_recommender")
 RESULT_COLUMNS = ("replicate", "seed", "step", "user_id", "active", "emotion", "attitude",
                   "action", "post_id")
 _MAGIC = b"S3KCKPT1"

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..datasets import available_datasets, load_dataset
 from ..datasets.base import SocialDataset
+from ..vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = [
     "Task",
@@ -86,8 +87,6 @@ STANCE_TOPICS = {
 }
 
 #: Topic names of the NLPCC-2016 targets, in English (prompts stay Chinese for Weibo text).
-_EMOTIONS3 = ("calm", "moderate", "intense")
-_ATTITUDES = ("negative", "positive")
 
 
 @dataclass
@@ -335,7 +334,7 @@ def emotion_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
     lang = _language(ev["text"])
     ev["language"] = tr["language"] = lang
     return Task("emotion", dataset or eval.name, _sample(tr, n_train, seed),
-                balanced_sample(ev, n_eval, seed=seed), _EMOTIONS3,
+                balanced_sample(ev, n_eval, seed=seed), EMOTIONS,
                 {"mapping": {k: v for k, v in EMOTION_LEVELS.items()
                              if k in set(ev["source_label"]) | set(tr["source_label"])},
                  "dropped": dropped + dropped_tr, "language": lang})
@@ -383,7 +382,7 @@ def attitude_task(train: SocialDataset, eval: SocialDataset, dataset: str | None
     ev["language"] = tr["language"] = lang
     return Task("attitude", dataset or eval.name, _sample(tr.reset_index(drop=True), n_train,
                                                           seed),
-                balanced_sample(ev.reset_index(drop=True), n_eval, seed=seed), _ATTITUDES,
+                balanced_sample(ev.reset_index(drop=True), n_eval, seed=seed), ATTITUDES,
                 {"mapping": STANCE_ATTITUDE, "language": lang,
                  "topic": "NLPCC target / TweetEval subject / RumourEval source claim"})
 
@@ -428,7 +427,7 @@ def attitude_change_task(train: SocialDataset, eval: SocialDataset,  # noqa: A00
     tr = items(train)
     lang = _tag_language(ev, tr, ev["text"])
     return Task("attitude_change", dataset or eval.name, _sample(tr, n_train, seed),
-                balanced_sample(ev, n_eval, seed=seed), _ATTITUDES,
+                balanced_sample(ev, n_eval, seed=seed), ATTITUDES,
                 {"mapping": STANCE_ATTITUDE, "language": lang,
                  "input": "message replied to + its stance + the reply"})
 
@@ -470,7 +469,7 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
     tr = items(train)
     lang = _tag_language(ev, tr, ev["text"].fillna("").tolist() + ev["bio"].fillna("").tolist())
     return Task("gender", dataset or eval.name, _sample(tr, n_train, seed),
-                balanced_sample(ev, n_eval, seed=seed), ("male", "female"),
+                balanced_sample(ev, n_eval, seed=seed), GENDERS,
                 {"language": lang, "min_confidence": min_confidence,
                  "input": "bio + one post by the user"})
 
@@ -578,7 +577,7 @@ def repost_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
         df["name"] = df["user_id"].map(names) if names else None
         df["language"] = "en"
     return Task("repost", dataset or eval.name, balanced_sample(tr, n_train, seed=seed),
-                balanced_sample(ev, n_eval, seed=seed), ("nothing", "repost"),
+                balanced_sample(ev, n_eval, seed=seed), REPOST_LABELS,
                 {"horizon_hours": horizon_hours, "exposure": "followers of adopters "
                  "(follows read follower -> followee)", "positives_eval":
                  int((ev["label"] == "repost").sum()), "negatives_eval":
