@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import prompts as P
+from .text import detect_language
 from .tuning import (
     LORA_TARGETS,
     apply_bias,
@@ -110,9 +111,8 @@ def user_names(X) -> list[str | None]:
 def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
     pairs = as_inputs(X)
     names = user_names(X)
-    if language == "auto":  # majority vote: one Japanese tweet must not make a set Chinese
-        cjk = [P.has_cjk(" ".join([b or ""] + ps)) for b, ps in pairs]
-        lang = "zh" if cjk and np.mean(cjk) > 0.5 else "en"
+    if language == "auto":  # the users' bios and posts, one text per user
+        lang = detect_language([" ".join([b or ""] + ps) for b, ps in pairs])
     else:
         lang = P.resolve_language(language)
     return [P.demographic_prompt(task, bio, posts, lang, name=name)

@@ -46,20 +46,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["BaseEmbedder", "Embedder", "HashingEmbedder", "CharNgramEmbedder", "get_embedder",
-           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "has_cjk", "cosine"]
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def has_cjk(text: str) -> bool:
-    """Whether ``text`` contains CJK ideographs (used by ``language="auto"``).
-
-    Examples:
-        >>> has_cjk("hello"), has_cjk("开放二胎")
-        (False, True)
-    """
-    return bool(_CJK.search(text or ""))
-
+           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "cosine"]
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of ``a`` (n, d) against ``b`` (m, d) -> (n, m); zero rows give 0."""
@@ -429,7 +416,8 @@ def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = 
 
     Args:
         language: ``"en"`` (MiniLM), ``"zh"`` (character n-grams) or ``"auto"`` (treated as
-            ``"en"``; call :func:`has_cjk` on your texts to decide per corpus).
+            ``"en"``; call :func:`s3kit.text.detect_language` on your texts to decide per
+            corpus).
         cache_dir: optional on-disk cache folder.
         kind: force ``"minilm"``, ``"charngram"`` or ``"hashing"``.
 

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .embeddings import has_cjk
+from .text import detect_language
 from .vocabulary import (
     ACTIONS,
     AGE_BRACKETS,
@@ -47,7 +47,7 @@ from .vocabulary import (
 __all__ = [
     "EMOTIONS", "ATTITUDES", "ACTIONS", "GENDERS", "AGE_BRACKETS", "OCCUPATIONS",
     "LABELS", "OPTIONS", "SYSTEM", "SYSTEM_COMPACT", "system_prompt", "Template", "TEMPLATES",
-    "COMPACT_TEMPLATES", "detect_language", "resolve_language",
+    "COMPACT_TEMPLATES", "resolve_language",
     "quote", "persona", "options", "labels",
     "emotion_prompt", "attitude_prompt", "action_prompt", "post_prompt",
     "gender_prompt", "age_prompt", "occupation_prompt", "demographic_prompt",
@@ -245,15 +245,12 @@ _POST_INSTRUCTION = {
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
-def detect_language(texts: str | Iterable[str | None]) -> str:
-    """``"zh"`` if any text contains CJK ideographs, else ``"en"``."""
-    if isinstance(texts, str):
-        texts = [texts]
-    return "zh" if any(has_cjk(t) for t in texts if t) else "en"
-
-
 def resolve_language(language: str, *texts) -> str:
-    """Turn ``"auto"`` into ``"en"``/``"zh"`` by looking at ``texts``; validate otherwise."""
+    """Turn ``"auto"`` into ``"en"``/``"zh"`` by looking at ``texts``; validate otherwise.
+
+    ``"auto"`` is :func:`s3kit.text.detect_language` on the texts (mappings give their string
+    values, lists of messages their ``text``).
+    """
     if language == "auto":
         flat: list[str] = []
         for t in texts:

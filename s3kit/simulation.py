@@ -58,6 +58,7 @@ from .config import ReplayConfig
 from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError
 from .heads import PERCEIVED, DecisionModel, resolve_decisions
+from .text import detect_language
 from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS
 
 __all__ = [
@@ -723,8 +724,6 @@ class Simulation:
         if self._lang_cache is None:
             lang = self.cfg.language
             if lang == "auto":
-                from .prompts import detect_language
-
                 net = self.network if self.network is not None else self._rep.network
                 texts = net.post_texts(500)
                 lang = detect_language(texts + [str(self.topic or "")])

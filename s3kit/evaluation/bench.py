@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from ..heads import resolve_decisions
+from ..text import detect_language
 from ..tuning import apply_bias, fit_bias
 from . import tasks as T
 from .metrics import (
@@ -600,9 +601,7 @@ def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_st
                        else "embedded", generate_posts=False, progress=progress,
                        max_new_tokens=sizes.max_new_tokens,
                        decisions="calibrated" if heads is not None else "zero_shot")
-    from ..embeddings import has_cjk
-
-    lang = "zh" if any(has_cjk(str(t)) for t in sub.posts["text"].dropna().head(50)) else "en"
+    lang = detect_language([str(t) for t in sub.posts["text"].dropna().head(50)])
     sim = Simulation(net, cfg, llm=llm, event_id=event_id, embedder=_embedder(lang),
                      decision_model=heads)
     res = sim.run()
@@ -1028,7 +1027,7 @@ def _run_events(name, ds_name, pair, data, llm, sizes, seed, progress, heads=Non
                            **{b: c.tolist() for b, c in base.items()
                               if isinstance(c, np.ndarray)}})
         else:
-            lang = T._language(rep["posts"]["text"].fillna("").tolist())
+            lang = detect_language(rep["posts"]["text"].fillna("").tolist())
             clf = (classifier or {}).get(lang)
             real, source = _trend_real(name, rep["sub"].posts, rep["t0"], rep["step_hours"],
                                        len(rep["real"]) - 1, clf)

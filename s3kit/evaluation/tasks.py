@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..datasets import available_datasets, load_dataset
 from ..datasets.base import SocialDataset
+from ..text import detect_language
 from ..vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = [
@@ -285,20 +286,12 @@ def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
 
 
-def _language(texts) -> str:
-    from ..embeddings import has_cjk
-
-    texts = [t for t in texts if isinstance(t, str)][:200]
-    share = np.mean([has_cjk(t) for t in texts]) if texts else 0.0
-    return "zh" if share >= 0.3 else "en"
-
-
 # ----------------------------------------------------------------------------- label tasks
 
 
 def _tag_language(ev: pd.DataFrame, tr: pd.DataFrame, texts) -> str:
     """Language of ``texts`` (from the eval items), written to ``ev`` and a non-empty ``tr``."""
-    lang = _language(texts)
+    lang = detect_language(texts)
     ev["language"] = lang
     if not tr.empty:
         tr["language"] = lang
@@ -331,7 +324,7 @@ def emotion_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
     if ev.empty:
         return None
     tr, dropped_tr = items(train)
-    lang = _language(ev["text"])
+    lang = detect_language(ev["text"])
     ev["language"] = tr["language"] = lang
     return Task("emotion", dataset or eval.name, _sample(tr, n_train, seed),
                 balanced_sample(ev, n_eval, seed=seed), EMOTIONS,
@@ -378,7 +371,7 @@ def attitude_task(train: SocialDataset, eval: SocialDataset, dataset: str | None
     if ev.empty:
         return None
     tr = items(train)
-    lang = _language(ev["text"])
+    lang = detect_language(ev["text"])
     ev["language"] = tr["language"] = lang
     return Task("attitude", dataset or eval.name, _sample(tr.reset_index(drop=True), n_train,
                                                           seed),
