@@ -43,8 +43,7 @@ from .tuning import (
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
            "tfidf_baseline", "split_examples", "as_inputs", "user_names",
-           "gender_tuning_experiment", "plot_confusion", "plot_tuning_curve", "write_experiment",
-           "clean_text", "TASKS"]
+           "gender_tuning_experiment", "clean_text", "TASKS"]
 
 TASKS = ("gender", "age", "occupation")
 _GENDER_ALIASES = {"m": "male", "f": "female", "male": "male", "female": "female",
@@ -546,70 +545,3 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
                  "tfidf_lr": [classes[i] for i in np.asarray(base["proba"]).argmax(1)]},
         "classes": list(classes),
     }
-
-
-def plot_confusion(y_true, y_pred, classes: Sequence[str], ax=None, title: str | None = None):
-    """Confusion matrix (counts) as a heatmap; returns the Axes.
-
-    The same drawing as :func:`s3kit.reports.plot_confusion`, from label sequences (see
-    :func:`s3kit.reports.confusion_heatmap`).
-    """
-    from .reports import confusion_heatmap
-
-    return confusion_heatmap(list(y_true), list(y_pred), classes, normalize=False, ax=ax,
-                             title=title, figsize=(3.2, 3))
-
-
-def plot_tuning_curve(curve: pd.DataFrame, ax=None):
-    """Training loss per step and monitoring accuracy (right axis); returns the Axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3))
-    ax.plot(curve["step"], curve["loss"], color="tab:blue", alpha=0.6, label="train loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    val = curve.dropna(subset=["val_acc"])
-    if len(val):
-        ax2 = ax.twinx()
-        ax2.plot(val["step"], val["val_acc"], "o-", color="tab:orange", label="monitor acc")
-        ax2.set_ylabel("accuracy (monitoring split)")
-        ax2.set_ylim(0, 1)
-    return ax
-
-
-def write_experiment(result: dict, out_dir) -> dict:
-    """Write ``metrics.json``, ``curve.csv`` and figures of :func:`gender_tuning_experiment`.
-
-    Returns:
-        Mapping of artefact name to path.
-    """
-    import json
-    from pathlib import Path
-
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
-             "confusion": out / "figures" / "confusion.png",
-             "tuning_curve": out / "figures" / "tuning_curve.png"}
-    keep = {k: result[k] for k in ("dataset", "inputs", "split", "metrics", "tuning", "timing",
-                                   "classes")
-            if k in result}
-    paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
-    result["curve"].to_csv(paths["curve"], index=False)
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-    for ax, name in zip(axes, ("zero_shot", "tuned", "tfidf_lr"), strict=True):
-        acc = result["metrics"][name]["acc"]
-        plot_confusion(result["y_true"], result["pred"][name], result["classes"], ax=ax,
-                       title=f"{name} (acc {acc:.2f})")
-    fig.tight_layout()
-    fig.savefig(paths["confusion"], dpi=100)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 3))
-    plot_tuning_curve(result["curve"], ax=ax)
-    fig.tight_layout()
-    fig.savefig(paths["tuning_curve"], dpi=100)
-    plt.close(fig)
-    return {k: str(v) for k, v in paths.items()}

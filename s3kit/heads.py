@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import cache_dir
+from ._version import __version__
 from .embeddings import BaseEmbedder, E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from .errors import HeadError
+from .paths import cache_dir
 from .vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder_spec",
@@ -478,8 +479,6 @@ class DecisionModel:
         Returns:
             The folder.
         """
-        from . import __version__
-
         path = Path(name).expanduser()
         if not (path.is_absolute() or os.sep in str(name) or str(name).startswith(".")):
             path = cache_dir() / "heads" / str(name)

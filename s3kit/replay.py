@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
 from .config import ReplayConfig
 from .errors import CheckpointError, ConfigError
 from .vocabulary import ATTITUDES, EMOTIONS
@@ -319,7 +320,6 @@ def run_replay(config: ReplayConfig | dict | str | os.PathLike | None = None,
         >>> sorted(res.curves["source"].unique())
         ['real', 'simulated']
     """
-    from . import __version__
     from .simulation import Simulation
 
     cfg = load_config(config)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
 from .heads import DecisionModel, resolve_decisions
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ __all__ = [
     "spread_baselines",
     "replay_fidelity",
     "plot_replay_trend",
+    "plot_tuning_curve",
+    "write_experiment",
 ]
 
 #: Tasks whose items are labelled (classification), in report order.
@@ -148,7 +151,6 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     """
     from tqdm.auto import tqdm
 
-    from . import __version__
     from .datasets.base import data_dir as resolve_data_dir
     from .evaluation import bench as B
 
@@ -669,3 +671,61 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
+
+
+# ------------------------------------------------------------- tuning experiments
+
+def plot_tuning_curve(curve: pd.DataFrame, ax=None):
+    """Training loss per step and monitoring accuracy (right axis); returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(curve["step"], curve["loss"], color="tab:blue", alpha=0.6, label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    val = curve.dropna(subset=["val_acc"])
+    if len(val):
+        ax2 = ax.twinx()
+        ax2.plot(val["step"], val["val_acc"], "o-", color="tab:orange", label="monitor acc")
+        ax2.set_ylabel("accuracy (monitoring split)")
+        ax2.set_ylim(0, 1)
+    return ax
+
+
+def write_experiment(result: dict, out_dir) -> dict:
+    """Write ``metrics.json``, ``curve.csv`` and figures of a tuning experiment.
+
+    ``result`` is what :func:`s3kit.demographics.gender_tuning_experiment` returns.
+
+    Returns:
+        Mapping of artefact name to path.
+    """
+    import json
+
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
+             "confusion": out / "figures" / "confusion.png",
+             "tuning_curve": out / "figures" / "tuning_curve.png"}
+    keep = {k: result[k] for k in ("dataset", "inputs", "split", "metrics", "tuning", "timing",
+                                   "classes")
+            if k in result}
+    paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
+    result["curve"].to_csv(paths["curve"], index=False)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    for ax, name in zip(axes, ("zero_shot", "tuned", "tfidf_lr"), strict=True):
+        acc = result["metrics"][name]["acc"]
+        confusion_heatmap(result["y_true"], result["pred"][name], result["classes"], ax=ax,
+                          title=f"{name} (acc {acc:.2f})")
+    fig.tight_layout()
+    fig.savefig(paths["confusion"], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    plot_tuning_curve(result["curve"], ax=ax)
+    fig.tight_layout()
+    fig.savefig(paths["tuning_curve"], dpi=100)
+    plt.close(fig)
+    return {k: str(v) for k, v in paths.items()}

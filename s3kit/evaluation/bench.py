@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._version import __version__
 from ..heads import resolve_decisions
 from ..text import detect_language
 from ..tuning import apply_bias, fit_bias
@@ -847,8 +848,6 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         The results dict (as written, ``NaN`` -> ``None``).
     """
     from tqdm.auto import tqdm
-
-    from .. import __version__
 
     t_start = time.perf_counter()
     sizes = BenchSizes(quick)

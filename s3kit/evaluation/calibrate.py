@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import cache_dir
 from ..embeddings import E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from ..heads import HEAD_CLASSES, DecisionHead, DecisionModel
+from ..paths import cache_dir
 from . import tasks as T
 from .metrics import classification_report
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..paths import cache_dir
 from .base import _as_str_list
 
 __all__ = ["CachedBackend", "ResponseCache", "cache_key", "default_cache_path", "open_cache"]
@@ -41,8 +42,6 @@ def cache_key(parts: dict[str, Any]) -> str:
 
 def default_cache_path() -> Path:
     """``<cache_dir()>/llm_responses.sqlite``."""
-    from ..config import cache_dir
-
     return cache_dir() / "llm_responses.sqlite"
 
 
