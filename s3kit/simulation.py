@@ -53,11 +53,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import agent as A
+from . import prompts as P
 from .agent import profile_text
 from .config import ReplayConfig
+from .embeddings import get_embedder
+from .engines import LocalEngine, make_engine
 from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError
 from .heads import PERCEIVED, DecisionModel, resolve_decisions
+from .llm import llm_from_config
+from .memory import MemoryBank, MemoryParams
 from .text import detect_language
 from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS
 
@@ -377,13 +383,9 @@ class Simulation:
 
     def _get_engine(self):
         if self._engine is None:
-            from .engines import LocalEngine, make_engine
-
             if self.engine == "local" or self.engine is None:
                 llm = self.llm
                 if llm is None:
-                    from .llm import llm_from_config
-
                     llm = self.llm = llm_from_config(self.cfg)
                 self._engine = LocalEngine(llm)
             else:
@@ -440,8 +442,6 @@ class Simulation:
 
     def _get_embedder(self):
         if self.embedder is None:
-            from .embeddings import get_embedder
-
             self.embedder = get_embedder(self._lang)
         return self.embedder
 
@@ -491,8 +491,6 @@ class Simulation:
         return self._seeds
 
     def _make_memory(self, net: SocialNetwork, users: list[str]):
-        from .memory import MemoryBank, MemoryParams
-
         cfg = self.cfg
         params = MemoryParams.from_config(cfg)
         profiles = None
@@ -651,9 +649,6 @@ class Simulation:
             and the label came from the decay rule, not the LLM), or ``None`` when the agent
             was not active in the last step (or no step ran in this process).
         """
-        from . import agent as A
-        from . import prompts as P
-
         trace = self._trace
         if not trace or user_id not in trace["users"]:
             return None
@@ -731,8 +726,6 @@ class Simulation:
         return self._lang_cache
 
     def _decide_and_act(self, rep: _Replicate, rng: np.random.Generator) -> pd.DataFrame:
-        from . import agent as A
-
         cfg = self.cfg
         net = rep.network
         n = len(rep.users)
@@ -835,8 +828,6 @@ class Simulation:
         """
         from dataclasses import replace
 
-        from . import agent as A
-
         cfg = self.cfg
         if not contexts:
             self._trace = {"replicate": rep.index, "step": rep.step, "users": {}}
@@ -899,8 +890,6 @@ class Simulation:
         it is the plain ``//@user: text`` chain; ``post`` actions always generate.
         """
         from dataclasses import replace
-
-        from . import agent as A
 
         cfg = self.cfg
         perceived = self._perceived(rep, active, feeds, event)

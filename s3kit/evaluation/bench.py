@@ -39,20 +39,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import prompts as P
 from .._version import __version__
+from ..baselines import (
+    HawkesProcess,
+    IndependentCascade,
+    LinearThreshold,
+    LogisticGrowth,
+    TextBaseline,
+    cascade_steps,
+)
+from ..cascades import spread_curve
+from ..config import ReplayConfig
+from ..datasets import SocialDataset
+from ..embeddings import get_embedder
+from ..environment import SocialNetwork
 from ..heads import resolve_decisions
+from ..llm import DEFAULT_MODEL, adapter_path, load_llm
+from ..paths import cache_dir
+from ..simulation import Simulation
 from ..text import detect_language
-from ..tuning import apply_bias, fit_bias
+from ..tuning import apply_bias, fit_bias, fit_label_adapter
 from . import tasks as T
+from .calibrate import HEAD_TASK, action_items, default_embedder, fit_decision_model
 from .metrics import (
     MetricUndefinedWarning,
     classification_report,
+    embedding_cosine,
     final_size_error,
     pearson_r,
     perplexity,
     spread_nrmse,
     trend_rmse,
 )
+from .schema import validate_results
 from .tasks import T_KNOWN, TASK_DATASETS
 
 __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "results_table",
@@ -163,8 +183,6 @@ def build_prompts(task: str, items: pd.DataFrame) -> tuple[list[str], str, str]:
         ``(prompts, kind, system)`` where ``kind`` names the option set in
         :data:`s3kit.prompts.OPTIONS`.
     """
-    from .. import prompts as P
-
     lang = str(items["language"].iloc[0]) if len(items) and "language" in items else "en"
     out = []
     if task == "emotion":
@@ -232,8 +250,6 @@ def predict_labels(llm, task: str, items: pd.DataFrame, labels: Sequence[str]) -
         set is (repost, post, nothing): ``repost`` keeps its probability and ``nothing`` gets
         the rest.
     """
-    from .. import prompts as P
-
     if len(items) == 0:
         return np.zeros((0, len(labels)))
     prompts, kind, system = build_prompts(task, items)
@@ -278,8 +294,6 @@ def _text_features(task: str, df: pd.DataFrame) -> list[str]:
 
 def _label_baseline(task: T.Task) -> tuple[dict, np.ndarray | None]:
     """TF-IDF + logistic regression (or features + LR for repost) on the task's train items."""
-    from ..baselines import IndependentCascade, TextBaseline  # noqa: F401
-
     labels = list(task.labels)
     tr, ev = task.train, task.eval
     if tr.empty or tr["label"].nunique() < 2:
@@ -310,8 +324,6 @@ def _label_baseline(task: T.Task) -> tuple[dict, np.ndarray | None]:
 def _repost_ic_baseline(task: T.Task, pair) -> dict:
     """Fitted independent cascade: P(repost) = 1 - (1 - p)^exposures, p from train cascades."""
     import networkx as nx
-
-    from ..baselines import IndependentCascade, cascade_steps
 
     tr_ds = pair[0]
     g = nx.DiGraph()
@@ -372,8 +384,6 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
 
 def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -> dict:
     """s3kit's figure from the calibrated heads (fitted on the train side only)."""
-    from .calibrate import HEAD_TASK, action_items
-
     head = {v: k for k, v in HEAD_TASK.items()}[task.name]
     labels = list(task.labels)
     if head == "action":  # balanced eval items: the repost head at a 50% prior, as the
@@ -404,10 +414,6 @@ def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     of the training prompts, labels and hyper-parameters) and reused when it already exists.
     """
     import hashlib
-
-    from .. import prompts as P
-    from ..llm import adapter_path, load_llm
-    from ..tuning import fit_label_adapter
 
     labels = list(task.labels)
     batch = 8
@@ -441,9 +447,6 @@ def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
 
 
 def _eval_content(task: T.Task, llm, sizes: BenchSizes, seed: int) -> dict:
-    from .. import prompts as P
-    from .metrics import embedding_cosine
-
     ev = task.eval
     lang = str(ev["language"].iloc[0])
     prompts = [P.post_prompt(None, "calm", None, _topic(tp, lang), None,
@@ -493,8 +496,6 @@ _EMBEDDERS: dict = {}
 
 def _embedder(lang: str):
     """One embedder per language for the whole run (loading MiniLM takes seconds)."""
-    from ..embeddings import get_embedder
-
     if lang not in _EMBEDDERS:
         _EMBEDDERS[lang] = get_embedder(lang)
     return _EMBEDDERS[lang]
@@ -524,8 +525,6 @@ def _event_population(ds, event_id: str, max_agents: int, seed: int):
 
 def _subdataset(ds, posts: pd.DataFrame, adopters: list[str], max_agents: int, seed: int):
     """A small SocialDataset for replaying one event: its adopters (+ followers if a graph)."""
-    from ..datasets import SocialDataset
-
     rng = np.random.default_rng(seed)
     users = list(adopters)
     if len(ds.follows):
@@ -575,8 +574,6 @@ def event_step_hours(posts: pd.DataFrame, n_steps: int, quantile: float = 0.9) -
 
 
 def _real_curve(posts: pd.DataFrame, t0, step_hours: float, n: int) -> np.ndarray:
-    from ..cascades import spread_curve
-
     c = spread_curve(posts.assign(event_id="e"), freq=f"{step_hours}h", origin=t0, periods=n)
     return c["adopters"].to_numpy(float)
 
@@ -584,10 +581,6 @@ def _real_curve(posts: pd.DataFrame, t0, step_hours: float, n: int) -> np.ndarra
 def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_steps: int = 1,
                   progress: bool = False, heads=None) -> dict:
     """Replay one event through the simulation; real and simulated curves per step."""
-    from ..config import ReplayConfig
-    from ..environment import SocialNetwork
-    from ..simulation import Simulation
-
     posts, adopters = _event_population(ds, event_id, sizes.max_agents, seed)
     t0 = posts["time"].min()
     sub = _subdataset(ds, posts, adopters, sizes.max_agents, seed)
@@ -622,8 +615,6 @@ def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_st
 
 def _spread_baselines(pair, rep: dict, sizes: BenchSizes, seed: int) -> dict[str, np.ndarray]:
     """Baseline curves on the same grid: IC/LT (graph datasets), Hawkes, logistic growth."""
-    from ..baselines import HawkesProcess, LogisticGrowth
-
     out: dict[str, np.ndarray] = {}
     posts, t0, early = rep["posts"], rep["t0"], rep["early_steps"]
     n_total = len(rep["real"]) - 1
@@ -660,8 +651,6 @@ def _spread_baselines(pair, rep: dict, sizes: BenchSizes, seed: int) -> dict[str
 def _fit_graph_models(pair, sizes: BenchSizes, seed: int) -> dict:
     """IC and LT fitted on the training cascades of a dataset with a follow graph."""
     import networkx as nx
-
-    from ..baselines import IndependentCascade, LinearThreshold, cascade_steps
 
     tr = pair[0]
     g = nx.DiGraph()
@@ -710,8 +699,6 @@ def _sim_trend(task: str, rep: dict) -> np.ndarray:
 
 def _text_classifier(data: _Data, task: str) -> dict | None:
     """The project's own classifier for unlabelled trend posts (TF-IDF + LR on train labels)."""
-    from ..baselines import TextBaseline
-
     out = {}
     if task == "emotion_trend":
         names = ("clue_emotion2020", "tweeteval")
@@ -858,8 +845,6 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         raise ValueError(f"unknown task(s) {unknown}; known: {list(TASKS)}")
     data = _Data(train_dir, eval_dir, progress)
     if llm is None:
-        from ..llm import DEFAULT_MODEL, load_llm
-
         kwargs = {"base_url": base_url} if backend == "openai" else {}
         llm = load_llm(backend, model or (DEFAULT_MODEL if backend != "openai" else
                                           os.environ.get("OPENAI_MODEL", "default")),
@@ -881,9 +866,6 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
     results["decisions"] = mode
     heads = None
     if mode == "calibrated":
-        from ..config import cache_dir
-        from .calibrate import default_embedder, fit_decision_model
-
         t0 = time.perf_counter()
         embedder = default_embedder(llm, kind=representation,
                                     cache=cache_dir() / "representations")
@@ -1171,8 +1153,6 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def bench_main(args: argparse.Namespace) -> int:
     """Entry point of ``s3kit bench`` (argparse namespace from :func:`add_bench_parser`)."""
-    from .schema import validate_results
-
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     res = run_bench(args.train_dir, args.eval_dir, out=args.out, backend=args.backend,
                     quick=args.quick, progress=not args.quiet, model=args.model,

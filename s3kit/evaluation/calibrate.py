@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..embeddings import E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from ..heads import HEAD_CLASSES, DecisionHead, DecisionModel
+from ..llm import load_llm
 from ..paths import cache_dir
 from . import tasks as T
 from .metrics import classification_report
@@ -179,8 +180,6 @@ def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
     data = data or T.DatasetPairs(train_dir, eval_dir, progress=False)
     if embedder is None:
         if llm is None:
-            from ..llm import load_llm
-
             llm = load_llm("embedded", cache=False)
         embedder = default_embedder(llm, cache=cache_dir() / "representations")
     model = DecisionModel(embedder)
@@ -302,8 +301,6 @@ def tune_main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     llm = None
     if "llm" in args.representation:
-        from ..llm import load_llm
-
         llm = load_llm("embedded", cache=False)
     embedder = default_embedder(llm, kind=args.representation,
                                 cache=cache_dir() / "representations")
