@@ -1,4 +1,4 @@
-"""Classical baselines on the same data as the agents (DESIGN.md section 4).
+"""Classical baselines on the same data as the agents (docs/evaluation.md).
 
 * Spread on the follow graph: :class:`IndependentCascade` and :class:`LinearThreshold`, with
   parameters fitted by maximum likelihood on observed cascades, Monte-Carlo replicates and

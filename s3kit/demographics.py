@@ -31,11 +31,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from . import prompts as P
 from .datasets.base import data_dir as _data_dir
 from .datasets.ced import load_ced
 from .datasets.twitter_gender import load_twitter_gender
 from .llm import load_llm
+from .prompts import DEMOGRAPHICS_SYSTEM, demographic_prompt, options, resolve_language
 from .text import detect_language
 from .tuning import (
     LORA_TARGETS,
@@ -45,6 +45,7 @@ from .tuning import (
     head_info,
     peak_rss_mb,
 )
+from .vocabulary import LABELS
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
            "tfidf_baseline", "split_examples", "as_inputs", "user_names",
@@ -118,8 +119,8 @@ def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
     if language == "auto":  # the users' bios and posts, one text per user
         lang = detect_language([" ".join([b or ""] + ps) for b, ps in pairs])
     else:
-        lang = P.resolve_language(language)
-    return [P.demographic_prompt(task, bio, posts, lang, name=name)
+        lang = resolve_language(language)
+    return [demographic_prompt(task, bio, posts, lang, name=name)
             for (bio, posts), name in zip(pairs, names, strict=True)], lang
 
 
@@ -147,8 +148,8 @@ def infer_demographics(llm, X, tasks: Sequence[str] = TASKS, language: str = "au
     out = {}
     for task in tasks:
         prompts, lang = _prompts(task, X, language)
-        proba = llm.score(prompts, P.options(task, lang), system=P.DEMOGRAPHICS_SYSTEM[lang])
-        classes = P.labels(task)
+        proba = llm.score(prompts, options(task, lang), system=DEMOGRAPHICS_SYSTEM[lang])
+        classes = LABELS[task]
         out[task] = [classes[i] for i in proba.argmax(axis=1)]
         out[f"{task}_p"] = proba.max(axis=1)
     return pd.DataFrame(out)
@@ -209,7 +210,7 @@ class DemographicClassifier:
     @property
     def classes_(self) -> tuple[str, ...]:
         """Label names, in the column order of ``predict_proba``."""
-        return P.labels(self.task)
+        return LABELS[self.task]
 
     @classmethod
     def from_adapter(cls, name: str, **kwargs) -> DemographicClassifier:
@@ -260,8 +261,8 @@ class DemographicClassifier:
         perm = rng.permutation(n)
         val, tr = perm[:n_val], perm[n_val:]
         result = fit_label_adapter(
-            [prompts[i] for i in tr], [y[i] for i in tr], P.options(self.task, lang),
-            classes=self.classes_, system=P.DEMOGRAPHICS_SYSTEM[lang], method=self.method,
+            [prompts[i] for i in tr], [y[i] for i in tr], options(self.task, lang),
+            classes=self.classes_, system=DEMOGRAPHICS_SYSTEM[lang], method=self.method,
             num_virtual_tokens=self.num_virtual_tokens, lora_r=self.lora_r,
             lora_targets=self.lora_targets, steps=self.steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -289,8 +290,8 @@ class DemographicClassifier:
 
             ctx = torch.no_grad()
         with ctx:
-            probs = llm.score(prompts, P.options(self.task, lang),
-                              system=P.DEMOGRAPHICS_SYSTEM[lang])
+            probs = llm.score(prompts, options(self.task, lang),
+                              system=DEMOGRAPHICS_SYSTEM[lang])
         bias = getattr(self, "bias_", None)
         return probs if bias is None else apply_bias(np.asarray(probs), np.asarray(bias))
 
@@ -338,7 +339,7 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
     if task == "gender":
         label = label.map(_GENDER_ALIASES)
     users = users.assign(label=label)
-    users = users[users["label"].isin(P.labels(task))]
+    users = users[users["label"].isin(LABELS[task])]
     posts = ds.posts
     if len(posts):
         own = posts[posts["user_id"].isin(users["user_id"]) & posts["text"].notna()]
@@ -477,7 +478,7 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
     language = "zh" if dataset == "ced" else "en"
     ex = demographic_examples(ds, "gender", clean=clean, with_name=with_name)
     train, test = split_examples(ex, n_train=n_train, n_eval=n_eval, seed=seed)
-    classes = P.labels("gender")
+    classes = LABELS["gender"]
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))

@@ -14,7 +14,7 @@ Two groups, both taking and returning tidy frames so that a notebook cell stays 
   :func:`replay_fidelity` scores simulated and baseline curves against the real one;
   :func:`plot_replay_trend` draws the real vs simulated emotion or attitude trend.
 
-Plotting functions take ``ax=None`` (a new figure) and return the Axes (CONVENTIONS.md).
+Plotting functions take ``ax=None`` (a new figure) and return the Axes, as in :mod:`s3kit.plotting`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import pandas as pd
 from ._version import __version__
 from .baselines import HawkesProcess, IndependentCascade, LogisticGrowth
 from .datasets.base import data_dir as resolve_data_dir
-from .evaluation import bench as B
+from .evaluation import bench
 from .evaluation.metrics import (
     MetricUndefinedWarning,
     final_size_error,
@@ -170,10 +170,10 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     if unknown:
         raise ValueError(f"unknown label task(s) {unknown}; known: {list(LABEL_TASKS)}")
     root = resolve_data_dir(data_dir)
-    sizes = B.BenchSizes(quick=True)
+    sizes = bench.BenchSizes(quick=True)
     sizes.n_label, sizes.n_calibrate = int(n_items), int(n_calibrate)
     sizes.zero_shot_row = True  # the notebook compares calibrated, zero-shot and baseline
-    data = B._Data(root, None, progress)
+    data = bench._Data(root, None, progress)
     keep = None
     if datasets is not None:
         keep = ({d.strip() for d in datasets.split(",")} if isinstance(datasets, str)
@@ -194,13 +194,13 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         "split": "deterministic 20% validation split of train_dir (md5 of event/thread/"
                  "user/text id)",
         "quick": True, "sizes": sizes.as_dict(), "tasks": {}, "skipped": {},
-        "s3_paper": B.S3_FIGURES,
+        "s3_paper": bench.S3_FIGURES,
     }
     frames = []
     for name in tqdm(names, desc="tasks", disable=not progress):
         t0 = time.perf_counter()
         parts, reasons = [], []
-        for ds_name in B.TASK_DATASETS[name]:
+        for ds_name in bench.TASK_DATASETS[name]:
             if keep is not None and ds_name not in keep:
                 reasons.append(f"{ds_name}: left out (datasets={sorted(keep)})")
                 continue
@@ -208,7 +208,7 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
             if isinstance(pair, str):
                 reasons.append(pair)
                 continue
-            r, why = B._run_on(name, ds_name, pair, data, llm, sizes, seed, progress,
+            r, why = bench._run_on(name, ds_name, pair, data, llm, sizes, seed, progress,
                                decision_model)
             if r is None:
                 reasons.append(f"{ds_name}: {why}")
@@ -221,19 +221,19 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         if not parts:
             results["skipped"][name] = "; ".join(reasons) or "no dataset"
             continue
-        entry = B._combine(parts, name)
+        entry = bench._combine(parts, name)
         if reasons:
             entry["not_used"] = reasons
         entry["seconds"] = round(time.perf_counter() - t0, 1)
         results["tasks"][name] = entry
     results["llm_stats"] = llm.stats.as_dict() if hasattr(llm, "stats") else {}
     results["wall_seconds"] = round(time.perf_counter() - t_start, 1)
-    clean = B._clean(results)
+    clean = bench._clean(results)
     preds = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["task", "dataset", "model", "item", "y_true", "label", "prob"]))
     for col in ("task", "dataset", "model"):
         preds[col] = preds[col].astype("string")
-    return LabelRun(results=clean, predictions=preds, table=B.results_table(clean))
+    return LabelRun(results=clean, predictions=preds, table=bench.results_table(clean))
 
 
 def _select(predictions: pd.DataFrame, task: str | None, model: str | None = None,

@@ -53,9 +53,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import agent as A
-from . import prompts as P
-from .agent import profile_text
+from .agent import (
+    AgentContext,
+    AgentState,
+    calibrated_items,
+    decide_action,
+    decide_attitude,
+    decide_calibrated,
+    decide_emotion,
+    decision_prompt,
+    profile_text,
+    update_states,
+    write_posts,
+)
 from .config import ReplayConfig
 from .embeddings import get_embedder
 from .engines import LocalEngine, make_engine
@@ -65,7 +75,7 @@ from .heads import PERCEIVED, DecisionModel, resolve_decisions
 from .llm import llm_from_config
 from .memory import MemoryBank, MemoryParams
 from .text import detect_language
-from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS
+from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS, LABELS
 
 __all__ = [
     "Simulation",
@@ -658,7 +668,7 @@ class Simulation:
                                              trace["contexts"], trace["proba"],
                                              trace["labels"], strict=True):
             c = ctxs[j]
-            out[task] = {"prompt": A.decision_prompt(task, c), "options": list(P.labels(task)),
+            out[task] = {"prompt": decision_prompt(task, c), "options": list(LABELS[task]),
                          "probs": [float(p) for p in proba[j]], "choice": labels[j],
                          "scored": bool(len(c.received) > 0)}
         return out
@@ -755,9 +765,9 @@ class Simulation:
             seen = {p["post_id"] for p in feed}
             exposed.append(event is None or any(p["event_id"] == event for p in feed) or any(
                 net.has_post(pid) and net.event_of(pid) == event for pid, _ in memories[j]))
-            contexts.append(A.AgentContext(
+            contexts.append(AgentContext(
                 profile=net.graph.nodes[rep.users[i]],
-                state=A.AgentState(EMOTIONS[rep.emotion[i]],
+                state=AgentState(EMOTIONS[rep.emotion[i]],
                                    ATTITUDES[rep.attitude[i]] if rep.attitude[i] >= 0 else None),
                 memory=[text for pid, text in memories[j] if pid not in seen],
                 received=[{"text": p["text"], "source": p["source"]} for p in feed],
@@ -848,18 +858,18 @@ class Simulation:
         for lo in range(0, n, self.chunk_size):
             sl = slice(lo, min(n, lo + self.chunk_size))
             part = contexts[sl]
-            emo[sl], p_emo[sl] = A.decide_emotion(llm, part, sample=True, uniforms=draws[0, sl],
+            emo[sl], p_emo[sl] = decide_emotion(llm, part, sample=True, uniforms=draws[0, sl],
                                                   emotion_decay=cfg.emotion_decay)
             part = [replace(c, state=replace(c.state, emotion=str(e)))
                     for c, e in zip(part, emo[sl], strict=True)]
             c_att += part
-            att[sl], p_att[sl] = A.decide_attitude(llm, part, sample=True, uniforms=draws[1, sl])
+            att[sl], p_att[sl] = decide_attitude(llm, part, sample=True, uniforms=draws[1, sl])
             part = [replace(c, state=replace(c.state, attitude=a))
                     for c, a in zip(part, att[sl], strict=True)]
             c_act += part
-            act[sl], p_act[sl] = A.decide_action(llm, part, sample=True, uniforms=draws[2, sl])
+            act[sl], p_act[sl] = decide_action(llm, part, sample=True, uniforms=draws[2, sl])
             final += [replace(c, state=st)
-                      for c, st in zip(part, A.update_states(part), strict=True)]
+                      for c, st in zip(part, update_states(part), strict=True)]
             chunk_writers = []
             for j in range(sl.start, sl.stop):
                 d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
@@ -868,7 +878,7 @@ class Simulation:
                     chunk_writers.append(j)
                 out.append(d)
             if chunk_writers and cfg.generate_posts:
-                texts += A.write_posts(llm, [final[j] for j in chunk_writers],
+                texts += write_posts(llm, [final[j] for j in chunk_writers],
                                        [out[j]["action"] for j in chunk_writers],
                                        max_new_tokens=cfg.max_new_tokens,
                                        temperature=cfg.temperature, seed=seed)
@@ -896,15 +906,15 @@ class Simulation:
         model = self._decision_model()
         if self._rated is None and self.repost_rate_ is not None:
             # the event's rate among the agents exposed now (the first step that has any)
-            now = A.calibrated_items(contexts, perceived)
+            now = calibrated_items(contexts, perceived)
             if len(now):
                 self._rated = model.with_action_rate(self.repost_rate_, now)
-        res = A.decide_calibrated(self._rated or model, contexts, perceived,
+        res = decide_calibrated(self._rated or model, contexts, perceived,
                                   emotion_decay=cfg.emotion_decay, uniforms=draws)
         (emo, p_emo), (att, p_att), (act, p_act) = res["emotion"], res["attitude"], res["action"]
         comment = rng.random(len(contexts)) < float(model.info.get("comment_share") or 0.0)
         final = [replace(c, state=st) for c, st in
-                 zip(contexts, A.update_states(contexts, emo, att), strict=True)]
+                 zip(contexts, update_states(contexts, emo, att), strict=True)]
         out, writers, plain = [], [], []
         for j in range(len(contexts)):
             d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
@@ -916,7 +926,7 @@ class Simulation:
             out.append(d)
         texts = [None] * len(writers)
         if writers and cfg.generate_posts:
-            texts = A.write_posts(self.active_llm, [final[j] for j in writers],
+            texts = write_posts(self.active_llm, [final[j] for j in writers],
                                   [out[j]["action"] for j in writers],
                                   max_new_tokens=cfg.max_new_tokens,
                                   temperature=cfg.temperature, seed=seed)

@@ -41,11 +41,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import prompts as P
 from .errors import BackendError, ConfigError
 from .llm import DEFAULT_MODEL, adapter_path, load_base_model, load_llm
 from .llm.embedded import EmbeddedLLM
 from .llm.models import cpu_has_fast_bf16
+from .prompts import SYSTEM, action_prompt, attitude_prompt, emotion_prompt, resolve_language
+from .prompts import options as answer_options
+from .vocabulary import LABELS
 
 __all__ = ["TuningResult", "fit_label_adapter", "load_head", "head_info", "DEFAULT_LR",
            "fit_bias", "apply_bias", "peak_rss_mb", "classification_metrics",
@@ -187,7 +189,7 @@ class _Scorer:
         self.tok = tokenizer
         # The wrapper renders the chat template exactly as ``score`` will.
         wrapper = EmbeddedLLM.from_model(peft_model, tokenizer, cache=False)
-        prefix_text, self.suffix = wrapper._template(system)
+        prefix_text, self.suffix = wrapper.prompt_template(system)
         self.prefix_ids = self._encode(prefix_text)
         self.opt_ids = [self._encode(o) for o in options]
         if any(not ids for ids in self.opt_ids):
@@ -546,9 +548,9 @@ def decision_prompts(task: str, texts: Sequence[str], topic: str | None = None,
     Returns:
         ``(prompts, language)``.
     """
-    fn = {"emotion": P.emotion_prompt, "attitude": P.attitude_prompt,
-          "action": P.action_prompt}[task]
-    lang = P.resolve_language(language, topic or "", list(texts)[:50])
+    fn = {"emotion": emotion_prompt, "attitude": attitude_prompt,
+          "action": action_prompt}[task]
+    lang = resolve_language(language, topic or "", list(texts)[:50])
     profiles = profiles or [{}] * len(texts)
     out = [fn(prof, "calm", None, topic, None, [{"text": t, "kind": "followee"}], lang)
            for t, prof in zip(texts, profiles, strict=True)]
@@ -576,6 +578,6 @@ def fit_decision_head(task: str, texts: Sequence[str], labels: Sequence[str], *,
         The :class:`TuningResult`; load later with ``load_head(name)``.
     """
     prompts, lang = decision_prompts(task, texts, topic, profiles, language)
-    return fit_label_adapter(prompts, list(labels), P.options(task, lang),
-                             classes=P.labels(task), system=P.SYSTEM[lang], task=task,
+    return fit_label_adapter(prompts, list(labels), answer_options(task, lang),
+                             classes=LABELS[task], system=SYSTEM[lang], task=task,
                              language=lang, **kwargs)

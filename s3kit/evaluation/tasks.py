@@ -1,4 +1,4 @@
-"""Benchmark task builders: turn ``SocialDataset``s into evaluation items (DESIGN.md section 4).
+"""Benchmark task builders: turn ``SocialDataset``s into evaluation items (docs/evaluation.md).
 
 Every builder takes a *train* and an *eval* :class:`~s3kit.datasets.base.SocialDataset` of the
 same dataset and returns a :class:`Task` (or ``None`` with a reason when the data does not
