@@ -308,23 +308,23 @@ class LLMStateEmbedder(BaseEmbedder):
         self.layers = tuple(layers)
         self.max_tokens = int(max_tokens)
         n_layers = self._config().num_hidden_layers
-        self._index = [n_layers // 2 if x == "middle" else n_layers if x == "last" else int(x)
-                       for x in self.layers]
-        self.dim = int(self._config().hidden_size) * len(self._index)
+        self.layer_indices = [n_layers // 2 if x == "middle" else n_layers if x == "last"
+                              else int(x) for x in self.layers]
+        self.dim = int(self._config().hidden_size) * len(self.layer_indices)
         adapter = f"+{llm.adapter}" if getattr(llm, "adapter", None) else ""
-        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self._index))}"
+        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self.layer_indices))}"
                      f"-t{self.max_tokens}")
         super().__init__(cache_dir=cache_dir, batch_size=batch_size)
 
     def _config(self):
-        self.llm._ensure()
-        return self.llm._net.config
+        self.llm.ensure_loaded()
+        return self.llm.base_model.config
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         llm = self.llm
-        llm._ensure()
+        llm.ensure_loaded()
         tok = llm.tokenizer
         batch = tok([t or " " for t in texts], add_special_tokens=False, padding=True,
                     truncation=True, max_length=self.max_tokens, return_tensors="pt")
@@ -334,7 +334,7 @@ class LLMStateEmbedder(BaseEmbedder):
                                output_hidden_states=True, logits_to_keep=1)
         mask = batch["attention_mask"].unsqueeze(-1).float()
         pooled = [(out.hidden_states[i].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
-                  for i in self._index]
+                  for i in self.layer_indices]
         llm.stats.calls += 1
         llm.stats.prompt_tokens += int(batch["attention_mask"].sum())
         return torch.cat(pooled, dim=1).numpy()

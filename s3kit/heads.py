@@ -233,7 +233,7 @@ def embedder_spec(embedder: BaseEmbedder) -> dict:
     if isinstance(embedder, LLMStateEmbedder):
         return {"kind": "llm", "model": embedder.llm.model,
                 "adapter": getattr(embedder.llm, "adapter", None),
-                "layers": list(embedder._index), "max_tokens": embedder.max_tokens,
+                "layers": list(embedder.layer_indices), "max_tokens": embedder.max_tokens,
                 "dim": embedder.dim}
     if isinstance(embedder, E5Embedder):
         return {"kind": "e5", "name": embedder.name, "dim": embedder.dim}
