@@ -1,8 +1,6 @@
 """Paths (core layer: imports nothing from s3kit): the user cache folder.
 
 Examples:
-    >>> import os, tempfile
-    >>> os.environ["S3KIT_CACHE_DIR"] = tempfile.mkdtemp()
     >>> cache_dir().is_dir()
     True
 """
