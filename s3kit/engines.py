@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from .llm import llm_from_config
+from .llm.base import CallStats
+
 __all__ = ["LocalEngine", "RayEngine", "ShardedLLM", "make_engine"]
 
 
@@ -131,8 +134,6 @@ class ShardedLLM:
 
     def __init__(self, actors: list, backend: str, model: str, adapter: str | None,
                  min_shard: int = 1):
-        from .llm.base import CallStats
-
         self._actors = actors
         self.backend = backend
         self.model = model
@@ -219,8 +220,6 @@ class ShardedLLM:
 
 
 def _factory_from_config(config: Any, base_url: str | None = None) -> Any:
-    from .llm import llm_from_config
-
     if base_url is not None:
         config = dataclasses.replace(config, base_url=base_url)
     return llm_from_config(config)

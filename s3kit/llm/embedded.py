@@ -171,9 +171,15 @@ class EmbeddedLLM(CachedBackend):
                 eos.add(tid)
         self._eos = {int(t) for t in eos if t is not None and t >= 0}
 
-    def _ensure(self):
+    def ensure_loaded(self) -> None:
+        """Load the weights unless they are loaded (a no-op afterwards)."""
         if self._net is None:
             self.load()
+
+    @property
+    def base_model(self):
+        """The transformers model under the adapter, if any (``None`` until loaded)."""
+        return self._net
 
     def __repr__(self) -> str:
         """Name, adapter and dtype."""
@@ -181,8 +187,12 @@ class EmbeddedLLM(CachedBackend):
                 f"dtype={self._dtype_name or self.dtype!r}, batch_size={self.batch_size})")
 
     # ------------------------------------------------------------------ templates
-    def _template(self, system: str | None) -> tuple[str, str]:
-        """(prefix text, suffix text) around the user prompt, assistant turn open."""
+    def prompt_template(self, system: str | None) -> tuple[str, str]:
+        """(prefix text, suffix text) around the user prompt, assistant turn open.
+
+        ``prefix + prompt + suffix`` is what the model reads for ``prompt`` under ``system``
+        (``None``: the default system turn); the tuning code trains on the same wrapping.
+        """
         system = self._default_system if system is None else system
         tok = self.tokenizer
         if tok.chat_template:
@@ -204,7 +214,7 @@ class EmbeddedLLM(CachedBackend):
             self._prefixes.move_to_end(key)
             return self._prefixes[key]
         torch = self._torch
-        prefix_text, suffix_text = self._template(system)
+        prefix_text, suffix_text = self.prompt_template(system)
         ids = self._encode(prefix_text)
         n_virtual = 0
         past = None
@@ -547,7 +557,7 @@ class EmbeddedLLM(CachedBackend):
     # ------------------------------------------------------------------ representations
     def layer_info(self) -> dict:
         """``{"n_layers": ..., "hidden_size": ...}`` of the loaded network (loads it)."""
-        self._ensure()
+        self.ensure_loaded()
         config = self._net.config
         return {"n_layers": int(config.num_hidden_layers),
                 "hidden_size": int(config.hidden_size)}
@@ -562,7 +572,7 @@ class EmbeddedLLM(CachedBackend):
         one space. The adapter, if any, is part of the pass. Read by
         :class:`s3kit.embeddings.LLMStateEmbedder`.
         """
-        self._ensure()
+        self.ensure_loaded()
         torch = self._torch
         texts = [t or " " for t in texts]
         if not texts:

@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import cache_dir
 from ..errors import BackendError
+from ..paths import cache_dir
 
 __all__ = [
     "DEFAULT_MODEL",
