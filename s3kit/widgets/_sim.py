@@ -132,8 +132,18 @@ def records_frame(sim) -> pd.DataFrame:
 
 
 def curves_frame(sim) -> pd.DataFrame:
-    """Aggregate curves (one row per step run so far) of the current replicate."""
-    return sim.curves()
+    """Aggregate curves (one row per step run so far) of the current replicate.
+
+    Besides the simulation's curves (emotion shares among the agents active in a step), the
+    column ``excited_all`` is the share of *all* agents not calm after the step: the emotion
+    decay acts on agents without new input, who are mostly not active, so it shows there.
+    """
+    curves = sim.curves()
+    if len(curves):
+        rec = sim.records()
+        excited = (rec["emotion"].astype("string") != "calm").groupby(rec["step"]).mean()
+        curves = curves.assign(excited_all=curves["step"].map(excited).astype(float))
+    return curves
 
 
 def network_of(sim):
@@ -251,6 +261,9 @@ def draw_curves(curves: pd.DataFrame, n_steps: int | None = None, *,
             if emotion in curves:
                 ax_emo.plot(x, curves[emotion].to_numpy(dtype=float), marker=".", color=color,
                             label=emotion)
+        if "excited_all" in curves:
+            ax_emo.plot(x, curves["excited_all"].to_numpy(dtype=float), color="black",
+                        linestyle="--", label="not calm, all agents")
         if "positive_share" in curves:
             pos = curves["positive_share"].to_numpy(dtype=float)
             ax_att.plot(x, pos, marker=".", color="#2a8a4a", label="positive")
@@ -388,7 +401,9 @@ def summary_text(sim, curves: pd.DataFrame, step: int, cfg: ReplayConfig,
         emo = [f"{e} {float(last[e]):.0%}" for e in EMOTION_COLORS
                if e in last and pd.notna(last[e])]
         if emo:
-            parts.append("emotion " + " / ".join(emo))
+            parts.append("emotion of the active " + " / ".join(emo))
+        if "excited_all" in last and pd.notna(last["excited_all"]):
+            parts.append(f"not calm (all agents) {float(last['excited_all']):.0%}")
         if "positive_share" in last and pd.notna(last["positive_share"]):
             parts.append(f"positive {float(last['positive_share']):.0%}")
     else:

@@ -153,6 +153,8 @@ class ReplayDashboard(widgets.VBox):
         self.network_view.add_class("s3kit-network")
         self.summary = widgets.HTML(value="")
         self.summary.add_class("s3kit-summary")
+        self.run_info = widgets.HTML(value="")  # what the kernel's current run was built with
+        self.run_info.add_class("s3kit-run-config")
 
     def _layout(self) -> None:
         left = widgets.VBox([getattr(self, n) for n in PARAMETERS[:6]])
@@ -166,6 +168,7 @@ class ReplayDashboard(widgets.VBox):
             self.status,
             widgets.HBox([self.plots, self.network_view]),
             self.summary,
+            self.run_info,
         ]
 
     # ------------------------------------------------------------------ configuration
@@ -211,6 +214,7 @@ class ReplayDashboard(widgets.VBox):
         self.simulation_ = sim
         self.current_step = 0
         self.generation += 1
+        self.run_info.value = run_config_html(sim)
         self._refresh()
         self._set_status(f"ready: {config.backend}/{config.model}, seed {config.seed} "
                          f"(built in {time.perf_counter() - t0:.1f} s)")
@@ -310,6 +314,18 @@ class ReplayDashboard(widgets.VBox):
     def records_(self) -> pd.DataFrame:
         """The current run's per-step, per-agent frame."""
         return records_frame(self.simulation_)
+
+
+def run_config_html(sim) -> str:
+    """The parameters the running simulation was built with (read from it, not the controls)."""
+    cfg = getattr(sim, "cfg", None)
+    if cfg is None:
+        return ""
+    return ("<small style='color:#666'>this run: " + _base.escape(
+        f"emotion decay {cfg.emotion_decay:.2f} · half-life {cfg.half_life_hours:g} h · "
+        f"activation rate {cfg.activation_rate:.2f} · recommender {cfg.recommender} · "
+        f"feed {cfg.feed_size} · {cfg.n_steps} steps of {cfg.step_hours:g} h · "
+        f"{cfg.backend}/{cfg.model} · seed {cfg.seed}") + "</small>")
 
 
 def progress_html(label: str, report: dict, activation_rate: float) -> str:
