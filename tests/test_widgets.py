@@ -388,3 +388,23 @@ def test_status_follows_a_running_step_and_pause_stops_it_within_a_second():
     reference.step()
     cols = ["user_id", "active", "emotion", "attitude", "action"]
     assert records_frame(d.simulation_)[cols].equals(records_frame(reference)[cols])
+
+
+# ---------------------------------------------------------------------------- activities
+from test_heads import tuned_heads  # noqa: E402, F401 - the calibrated heads fixture
+
+from s3kit.widgets.activities import ACTIVITIES, compare, effect  # noqa: E402
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activity", ACTIVITIES, ids=lambda a: a.key)
+def test_each_classroom_activity_differs_by_more_than_the_seed_spread(activity, tuned_heads):  # noqa: F811, E501
+    """Both settings of each activity, three seeds, calibrated agents (toy heads on a hashing
+    representation: the real agents' code path, not their model) on the sample.
+    """  # noqa: D205
+    config = {"backend": "fake", "decisions": "calibrated", "heads": str(tuned_heads),
+              "generate_posts": False}
+    frame = compare(activity, config, seeds=(0, 1, 2), n_steps=activity.shows_from_step)
+    assert set(frame["arm"]) == {"before", "after"}
+    result = effect(frame, activity.shows_from_step)
+    assert abs(result["difference"]) > result["spread"], (result, frame)
