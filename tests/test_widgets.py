@@ -10,6 +10,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -132,7 +133,9 @@ def test_start_runs_in_background_and_pause_stops_it():
     d.start_button.click()
     assert time.perf_counter() - t0 < 0.5  # the click returns at once: the UI stays live
     assert d.runner.busy
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while d.current_step < 1 and time.monotonic() < deadline:  # pause stops inside a step:
+        time.sleep(0.05)  # let one step finish first
     d.pause_button.click()
     assert d.wait(60)
     paused_at = d.current_step
@@ -310,8 +313,11 @@ def test_network_view_has_a_legend_for_colours_and_rings():
     sim.step()
     fig = draw_network(sim, 30)
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert {"active, calm", "active, moderate", "active, intense", "not active this step",
-            "black ring: adopted the event"} <= set(texts)
+    assert {"active: calm", "active: moderate", "active: intense", "not active",
+            "ring: adopted"} <= set(texts)
+    fig.canvas.draw()  # the legend fits in the figure (not cut at its right edge)
+    box = fig.axes[0].get_legend().get_window_extent()
+    assert box.x1 <= fig.bbox.x1
 
 
 def test_summary_gives_denominators_why_agents_are_active_and_model_use(dash):
@@ -408,3 +414,19 @@ def test_each_classroom_activity_differs_by_more_than_the_seed_spread(activity, 
     assert set(frame["arm"]) == {"before", "after"}
     result = effect(frame, activity.shows_from_step)
     assert abs(result["difference"]) > result["spread"], (result, frame)
+
+
+def test_intervention_comparison_is_drawn_in_hours_from_zero_with_the_population():
+    from s3kit.widgets.interventions import draw_comparison
+
+    sim = build_simulation(FAKE)
+    sim.step()
+    sim.step()
+    base = sim.curves().assign(scenario="baseline")
+    comp = pd.concat([base, base.assign(scenario="intervention")], ignore_index=True)
+    fig = draw_comparison(comp, at_step=1, population=300, step_hours=1.0)
+    spread = fig.axes[0]
+    assert _line(spread, "baseline").get_xdata().tolist() == base["hours"].tolist() == [1.0, 2.0]
+    assert spread.get_ylim()[0] == 0 and spread.get_ylim()[1] >= 300
+    assert set(_line(spread, "population 300").get_ydata()) == {300}
+    assert spread.get_xlabel() == "hours since the first post"

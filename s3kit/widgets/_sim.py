@@ -348,7 +348,7 @@ def draw_network(sim, size: int = 60, cache: dict | None = None):
     ax.set_axis_off()
     ax.legend(handles=network_legend(bool(banned & set(nodes))), fontsize=7,
               loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.subplots_adjust(left=0.02, right=0.7, bottom=0.02, top=0.9)
+    fig.subplots_adjust(left=0.02, right=0.72, bottom=0.02, top=0.9)
     return fig
 
 
@@ -360,10 +360,10 @@ def network_legend(banned: bool = False) -> list:
         return Line2D([], [], linestyle="", marker="o", markersize=7, markerfacecolor=color,
                       markeredgecolor=edge, markeredgewidth=1.2, label=label)
 
-    handles = [dot(color, label=f"active, {emotion}")
+    handles = [dot(color, label=f"active: {emotion}")
                for emotion, color in EMOTION_COLORS.items()]
-    handles += [dot("#d9d9d9", label="not active this step"),
-                dot("white", "black", "black ring: adopted the event")]
+    handles += [dot("#d9d9d9", label="not active"),
+                dot("white", "black", "ring: adopted")]
     if banned:
         handles.append(Line2D([], [], linestyle="", marker="x", color="red", markersize=7,
                               label="banned"))
