@@ -90,6 +90,8 @@ class BaseEmbedder:
         self._cache: dict[str, np.ndarray] = {}
         self._dirty = False
         self.n_encoded = 0  # texts actually encoded (cache misses)
+        self.n_cached = 0  # texts answered from the cache (no pass)
+        self.on_batch = None  # called as on_batch(n_done_now, n_to_encode) per batch
         if cache_dir is not None:
             self._load_disk()
 
@@ -140,6 +142,7 @@ class BaseEmbedder:
         for k, t in zip(keys, texts, strict=True):
             if k not in self._cache and k not in missing:
                 missing[k] = t
+        self.n_cached = getattr(self, "n_cached", 0) + len(texts) - len(missing)
         if missing:
             todo_keys = sorted(missing, key=lambda k: len(missing[k]))  # less padding
             todo = [missing[k] for k in todo_keys]
@@ -149,8 +152,11 @@ class BaseEmbedder:
                 from tqdm.auto import tqdm
 
                 starts = tqdm(starts, desc=f"encoding ({self.name})", unit="batch")
+            on_batch = getattr(self, "on_batch", None)  # e.g. a step's progress report
             for i in starts:
                 out.append(self._encode(todo[i:i + self.batch_size]))
+                if on_batch is not None:
+                    on_batch(len(out[-1]), len(todo))
             vecs = _normalise(np.concatenate(out, axis=0))
             for k, t, v in zip(todo_keys, todo, vecs, strict=True):
                 self._cache[k] = np.zeros_like(v) if not t.strip() else v

@@ -7,7 +7,7 @@ researcher can fix the file instead of reading a traceback.
 from __future__ import annotations
 
 __all__ = ["S3kitError", "DataFormatError", "ConfigError", "CheckpointError", "BackendError",
-           "HeadError"]
+           "HeadError", "StepInterrupted"]
 
 
 class S3kitError(Exception):
@@ -59,3 +59,11 @@ class BackendError(S3kitError, RuntimeError):
 
 class HeadError(S3kitError, ValueError):
     """Decision heads are missing, damaged, or were trained for another representation."""
+
+
+class StepInterrupted(S3kitError):
+    """Raised by a step's ``progress`` callback to abandon the step (a paused dashboard).
+
+    :meth:`s3kit.simulation.Simulation.step` puts the replicate back as it was before the
+    step, so running the step again gives the same result.
+    """

@@ -260,7 +260,14 @@ def _figures(out: Path, curves: pd.DataFrame, results: pd.DataFrame) -> list[Pat
     paths = []
     fig, ax = plt.subplots(figsize=(6, 4))
     plot_spread(curves, x="hours", y="adopters", hue="source", ax=ax)
-    ax.set_title("cumulative adopters: simulated vs real")
+    population = int(results.groupby("replicate")["user_id"].nunique().max()) if len(
+        results) else 0
+    if population:  # the ceiling, so a jump is seen at its true size
+        ax.axhline(population, color="#4c9be8", linestyle=":", linewidth=1.2,
+                   label=f"population {population}")
+        ax.legend(fontsize=8)
+    ax.set_title("cumulative adopters: simulated vs real"
+                 + (f" (of {population} users)" if population else ""))
     fig.tight_layout()
     paths.append(fig_dir / "spread.png")
     fig.savefig(paths[-1], dpi=100)

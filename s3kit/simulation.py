@@ -70,7 +70,7 @@ from .config import ReplayConfig
 from .embeddings import get_embedder
 from .engines import LocalEngine, make_engine
 from .environment import SocialNetwork
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, StepInterrupted
 from .heads import PERCEIVED, DecisionModel, resolve_decisions
 from .llm import llm_from_config
 from .memory import MemoryBank, MemoryParams
@@ -378,6 +378,7 @@ class Simulation:
         self._history: dict[str, int] | None = None
         self.repost_rate_: float | None = None
         self._rated = None  # the decision model at this event's repost rate
+        self._progress = None  # the running step's progress report (step(progress=...))
 
     # ------------------------------------------------------------------ setup
     @property
@@ -678,27 +679,46 @@ class Simulation:
         """Whether every replicate has run all its steps."""
         return len(self._done) >= self.cfg.n_replicates
 
-    def step(self) -> pd.DataFrame:
+    def step(self, progress: Callable[[dict], Any] | None = None) -> pd.DataFrame:
         """Run one step of the current replicate; returns its tidy per-agent frame.
 
         Starts the next replicate when the current one has run ``n_steps`` steps.
 
+        Args:
+            progress: called while the step runs (after activation, after every batch of
+                texts the model reads, after every chunk of decisions) with a dict: ``step``,
+                ``phase``, ``active`` = ``with_input`` + ``by_rate`` (agents with new input /
+                activated by ``activation_rate`` alone), ``decisions_done`` of
+                ``decisions_total``, ``texts_read`` (texts the model encoded this step),
+                ``model_seconds`` (time deciding so far) and ``seconds``. It may raise
+                :class:`~s3kit.errors.StepInterrupted` to abandon the step: the replicate is
+                then put back as it was before the step and the exception propagates.
+
         Raises:
             RuntimeError: every replicate has already finished.
+            StepInterrupted: raised by ``progress``.
         """
         if self.finished:
             raise RuntimeError("the simulation has finished: every replicate ran n_steps")
         cfg = self.cfg
         rep = self._ensure_started()
         t = rep.step
-        for item in self._scheduled(t):
-            params = {k: v for k, v in item.items() if k not in ("step", "kind")}
-            self.intervene(item["kind"], **params)
-        rng = step_rng(rep.seed_seq, t)
-        reset = getattr(self.active_llm, "reset_prefix_cache", None)
-        if reset is not None:  # a step's answers never depend on an earlier step's KV
-            reset()
-        frame = self._decide_and_act(rep, rng)
+        before = _snapshot(rep) if progress is not None else None
+        self._progress = _StepProgress(progress, t) if progress is not None else None
+        try:
+            for item in self._scheduled(t):
+                params = {k: v for k, v in item.items() if k not in ("step", "kind")}
+                self.intervene(item["kind"], **params)
+            rng = step_rng(rep.seed_seq, t)
+            reset = getattr(self.active_llm, "reset_prefix_cache", None)
+            if reset is not None:  # a step's answers never depend on an earlier step's KV
+                reset()
+            frame = self._decide_and_act(rep, rng)
+        except StepInterrupted:
+            self._rep = before
+            raise
+        finally:
+            self._progress = None
         rep.frames.append(frame)
         rep.network.tick()
         rep.step += 1
@@ -749,14 +769,19 @@ class Simulation:
         for u in sorted(banned):
             active_mask[rep.row[u]] = False
         active = np.flatnonzero(active_mask)
+        report = self._progress or _StepProgress(None, rep.step)
+        n_input = int(has_input[active].sum())
+        report(phase="reading feeds", active=len(active), with_input=n_input,
+               by_rate=len(active) - n_input, decisions_total=len(active))
         # 2. perception: feed -> memory
         now_h = net.now.value / 3.6e12
         feeds = []
         for i in active:
             feeds.append(net.feed(rep.users[i], cfg.feed_size))
             rep.inbox[i] = []
-        _deliver(rep, feeds, active, now_h)
-        memories = rep.memory.top([rep.users[i] for i in active], now_h, cfg.memory_size)
+        with report.batches(rep.memory.embedder):
+            _deliver(rep, feeds, active, now_h)
+            memories = rep.memory.top([rep.users[i] for i in active], now_h, cfg.memory_size)
         # 3. decisions (s3kit.agent): one batched score call per kind for the population;
         #    every label is drawn here, in the driver, in agent order, whatever the engine
         contexts, exposed = [], []
@@ -772,7 +797,9 @@ class Simulation:
                 memory=[text for pid, text in memories[j] if pid not in seen],
                 received=[{"text": p["text"], "source": p["source"]} for p in feed],
                 topic=self.topic, language=lang, compact=self.uses_compact_prompts))
+        report.deciding()
         decided = self._decide(rep, active, contexts, feeds, exposed, event, rng)
+        report(phase="updating", decisions_done=len(active))
         # 4. state updates; inactive agents relax towards calm
         relax = (~active_mask) & (rep.emotion > 0) & (rng.random(n) < cfg.emotion_decay)
         rep.emotion[relax] -= 1
@@ -885,6 +912,8 @@ class Simulation:
             else:
                 texts += [None] * len(chunk_writers)
             writers += chunk_writers
+            if self._progress is not None:
+                self._progress(decisions_done=sl.stop)
         self._record(rep, active, (contexts, c_att, c_act), (p_emo, p_att, p_act),
                      (emo, att, act))
         self._fill_texts(out, writers, texts)
@@ -904,13 +933,15 @@ class Simulation:
         cfg = self.cfg
         perceived = self._perceived(rep, active, feeds, event)
         model = self._decision_model()
-        if self._rated is None and self.repost_rate_ is not None:
-            # the event's rate among the agents exposed now (the first step that has any)
-            now = calibrated_items(contexts, perceived)
-            if len(now):
-                self._rated = model.with_action_rate(self.repost_rate_, now)
-        res = decide_calibrated(self._rated or model, contexts, perceived,
-                                  emotion_decay=cfg.emotion_decay, uniforms=draws)
+        report = self._progress or _StepProgress(None, rep.step)
+        with report.batches(model.embedder):
+            if self._rated is None and self.repost_rate_ is not None:
+                # the event's rate among the agents exposed now (the first step that has any)
+                now = calibrated_items(contexts, perceived)
+                if len(now):
+                    self._rated = model.with_action_rate(self.repost_rate_, now)
+            res = decide_calibrated(self._rated or model, contexts, perceived,
+                                    emotion_decay=cfg.emotion_decay, uniforms=draws)
         (emo, p_emo), (att, p_att), (act, p_act) = res["emotion"], res["attitude"], res["action"]
         comment = rng.random(len(contexts)) < float(model.info.get("comment_share") or 0.0)
         final = [replace(c, state=st) for c, st in
@@ -1068,6 +1099,69 @@ class Simulation:
 
 
 # ---------------------------------------------------------------------------- helpers
+class _StepProgress:
+    """What the running step has done so far, sent to ``Simulation.step``'s ``progress``."""
+
+    def __init__(self, callback: Callable[[dict], Any] | None, step: int):
+        self.callback = callback
+        self.t0 = time.perf_counter()
+        self.t_decide: float | None = None
+        self.state = {"step": step, "phase": "starting", "active": 0, "with_input": 0,
+                      "by_rate": 0, "decisions_done": 0, "decisions_total": 0,
+                      "texts_read": 0, "model_seconds": 0.0, "seconds": 0.0}
+
+    def __call__(self, **changes: Any) -> None:
+        if self.callback is None:
+            return
+        self.state.update(changes)
+        now = time.perf_counter()
+        self.state["seconds"] = now - self.t0
+        if self.t_decide is not None:
+            self.state["model_seconds"] = now - self.t_decide
+        self.callback(dict(self.state))
+
+    def deciding(self) -> None:
+        """The decisions (and the model's reading of what the agents read) start now."""
+        self.t_decide = time.perf_counter()
+        self(phase="deciding")
+
+    def _batch(self, n: int, total: int) -> None:
+        self(texts_read=self.state["texts_read"] + int(n))
+
+    def batches(self, embedder: Any):
+        """Within the ``with`` block, every batch ``embedder`` encodes is reported."""
+        import contextlib
+
+        targets = [e for e in (getattr(embedder, "parts", None) or [embedder])
+                   if e is not None]
+        if self.callback is None or not targets:
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def hooked():
+            for e in targets:
+                e.on_batch = self._batch
+            try:
+                yield
+            finally:
+                for e in targets:
+                    e.on_batch = None
+        return hooked()
+
+
+def _snapshot(rep: _Replicate) -> _Replicate:
+    """A copy of a replicate to put back when a step is abandoned.
+
+    The step frames and curves (appended only once a step cannot be abandoned any more) and
+    the memory's embedder are shared, not copied.
+    """
+    embedder = getattr(rep.memory, "embedder", None)
+    memo = {id(rep.frames): rep.frames, id(rep.curves): rep.curves}
+    if embedder is not None:
+        memo[id(embedder)] = embedder
+    return copy.deepcopy(rep, memo)
+
+
 def observed_repost_rate(network: SocialNetwork, event_id: str | None) -> float | None:
     """Share of the exposed users that adopted, in the event's posts visible so far.
 

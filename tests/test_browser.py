@@ -77,6 +77,7 @@ def app_dir(tmp_path_factory, browser_ready):
     nb = load_notebook_node(str(ROOT / "widgets" / "dashboard.ipynb"))
     nb = parameterize_notebook(nb, PARAMS)
     nbformat.write(nb, folder / "dashboard.ipynb")
+    shutil.copyfile(ROOT / "widgets" / "voila.json", folder / "voila.json")  # s3kit template
     for sub in ("config", "data", "runtime", "workspaces"):
         (folder / ".jupyter" / sub).mkdir(parents=True)
     # no "Jupyter news?" toast over the dashboard (the server's config dir is this private one)
@@ -87,7 +88,7 @@ def app_dir(tmp_path_factory, browser_ready):
     return folder
 
 
-def _server_env(folder: Path) -> dict:
+def _server_env(folder: Path, extra: dict | None = None) -> dict:
     env = dict(os.environ)
     env.update({
         "JUPYTER_CONFIG_DIR": str(folder / ".jupyter" / "config"),
@@ -95,15 +96,20 @@ def _server_env(folder: Path) -> dict:
         "JUPYTERLAB_WORKSPACES_DIR": str(folder / ".jupyter" / "workspaces"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         "S3KIT_CACHE_DIR": str(folder / ".cache"),
+        # the s3kit Voila template from this checkout (pip install puts it on the path too)
+        "JUPYTER_PATH": os.pathsep.join(filter(None, [str(ROOT / "s3kit" / "widgets" / "share"),
+                                                      env.get("JUPYTER_PATH")])),
     })
+    env.update(extra or {})
     return env
 
 
 class _Server:
-    def __init__(self, cmd: list[str], folder: Path, port: int, token: str):
+    def __init__(self, cmd: list[str], folder: Path, port: int, token: str,
+                 env: dict | None = None):
         self.port, self.token, self.folder = port, token, folder
         self.log = open(folder / f"server-{port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, cwd=folder, env=_server_env(folder),
+        self.proc = subprocess.Popen(cmd, cwd=folder, env=_server_env(folder, env),
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, path: str | None, timeout: float = 60) -> None:
@@ -212,7 +218,56 @@ def test_dashboard_as_voila_app(app_dir):
         result = _run_node("voila_dashboard.js", f"http://127.0.0.1:{port}/?token={token}", shot)
         assert result["ok"], result.get("error", "") + "\n--- server log ---\n" + server.tail()
         _check_dashboard_changed(result, step=2)
+        assert result["external_requests"] == [], result["external_requests"]  # offline-safe
+        assert result["console_errors"] == [], result["console_errors"]
         assert shot.stat().st_size > 20_000
         print("screenshot:", _keep(shot), f"({result['seconds']:.1f} s in the browser)")
+    finally:
+        server.stop()
+
+
+CLASSROOM_PARAMS = {"backend": "embedded", "n_steps": 4, "seed": 0, "generate_posts": False}
+
+
+def test_classroom_as_voila_app_offline_with_the_real_model(tmp_path, browser_ready):
+    """The classroom app with the embedded model: live progress inside a step, a slider's
+    value read back from the kernel's run, zero console errors, zero requests to other hosts.
+    """  # noqa: D205
+    import nbformat
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = parameterize_notebook(load_notebook_node(str(ROOT / "widgets" / "classroom.ipynb")),
+                               CLASSROOM_PARAMS)
+    nbformat.write(nb, tmp_path / "classroom.ipynb")
+    shutil.copyfile(ROOT / "widgets" / "voila.json", tmp_path / "voila.json")  # as in widgets/
+    for sub in ("config", "data", "runtime", "workspaces"):
+        (tmp_path / ".jupyter" / sub).mkdir(parents=True)
+    port, token = _free_port(), secrets.token_hex(16)
+    server = _Server([sys.executable, "-m", "voila", "classroom.ipynb", "--no-browser",
+                      f"--port={port}", "--Voila.ip=127.0.0.1", f"--token={token}",
+                      "--Voila.port_retries=0", "--show_tracebacks=True"],
+                     tmp_path, port, token,
+                     env={"S3KIT_CACHE_DIR": os.environ.get("S3KIT_CACHE_DIR") or
+                          str(Path.home() / ".cache" / "s3kit"), "HF_HUB_OFFLINE": "1"})
+    try:
+        server.wait_ready(None)
+        shot = tmp_path / "voila-classroom.png"
+        result = _run_node("voila_classroom.js", f"http://127.0.0.1:{port}/?token={token}",
+                           shot, timeout_s=420)
+        assert result["ok"], result.get("error", "") + "\n--- server log ---\n" + server.tail()
+        assert result["external_requests"] == [], result["external_requests"]
+        assert result["console_errors"] == [], result["console_errors"]
+        assert not result["errors"], result["errors"]
+        assert "emotion decay 0.90" in result["run_config"]  # the kernel's run, not the slider
+        assert "embedded/" in result["run_config"]
+        # the status line moved while a step ran: decisions done / to do, who is active, time
+        progress = result["progress"]
+        assert len(progress) >= 2, progress
+        assert all("model time" in p and "active" in p for p in progress), progress
+        assert "step 2/4" in result["after"]["summary"]
+        assert " of 300" in result["after"]["summary"]
+        print("screenshot:", _keep(shot), f"(page ready in {result['loaded_s']:.1f} s, "
+              f"2 steps in {result['steps_s']:.1f} s)", *progress, sep="\n")
     finally:
         server.stop()

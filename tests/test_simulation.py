@@ -288,3 +288,33 @@ def test_public_accessors_before_and_after_steps():
     assert sim.records()["step"].unique().tolist() == [0]
     assert sim.curves()["step"].tolist() == [0]
     assert "root" in set(sim.memory_pool("b").explain()["post_id"])
+
+
+def test_step_reports_progress_and_an_interrupted_step_starts_over_unchanged():
+    from s3kit.errors import StepInterrupted
+
+    reports = []
+    sim = make_sim(activation_rate=0.2, n_steps=3)
+    sim.chunk_size = 4
+    sim.step(progress=reports.append)
+    first = reports[0]
+    assert first["phase"] == "reading feeds" and first["decisions_done"] == 0
+    assert first["active"] == first["with_input"] + first["by_rate"] == first["decisions_total"]
+    assert first["by_rate"] > 0
+    done = [r["decisions_done"] for r in reports]
+    assert done == sorted(done) and len(set(done)) > 2 and done[-1] == first["active"]
+    assert reports[-1]["model_seconds"] > 0
+
+    def stop_halfway(report):
+        if report["decisions_done"] >= report["decisions_total"] // 2 > 0:
+            raise StepInterrupted("paused")
+
+    with pytest.raises(StepInterrupted):
+        sim.step(progress=stop_halfway)
+    assert sim.replicate_.step == 1 and len(sim.records()) == len(sim.records()[
+        sim.records()["step"] == 0])
+    sim.step()
+    sim.step()
+    reference = make_sim(activation_rate=0.2, n_steps=3)
+    reference.chunk_size = 4
+    pd.testing.assert_frame_equal(sim.result().results, reference.run().results)

@@ -10,6 +10,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -115,9 +116,9 @@ def _slow_factory(delay: float):
         sim = build_simulation(cfg)
         step = sim.step
 
-        def slow_step():
+        def slow_step(**kwargs):
             time.sleep(delay)
-            return step()
+            return step(**kwargs)
 
         sim.step = slow_step
         return sim
@@ -132,7 +133,9 @@ def test_start_runs_in_background_and_pause_stops_it():
     d.start_button.click()
     assert time.perf_counter() - t0 < 0.5  # the click returns at once: the UI stays live
     assert d.runner.busy
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while d.current_step < 1 and time.monotonic() < deadline:  # pause stops inside a step:
+        time.sleep(0.05)  # let one step finish first
     d.pause_button.click()
     assert d.wait(60)
     paused_at = d.current_step
@@ -270,3 +273,160 @@ def test_panels_do_not_block_the_caller_thread():
     assert d.runner.busy
     d.wait(60)
     assert d.simulation_ is not None and d.current_step == 2
+
+
+# ---------------------------------------------------------------------------- honest plots
+def _line(ax, label):
+    found = [ln for ln in ax.get_lines() if ln.get_label().startswith(label)]
+    assert found, [ln.get_label() for ln in ax.get_lines()]
+    return found[0]
+
+
+def test_curves_put_steps_at_their_end_hour_from_zero_with_population_and_real():
+    from s3kit.widgets._sim import draw_curves, population_of
+
+    sim = build_simulation({**FAKE, "step_hours": 2.0})
+    sim.step()
+    population = population_of(sim)
+    assert population == sim.current_network.graph.number_of_nodes() > 0
+    curves = sim.curves()
+    fig = draw_curves(curves, 4, population=population, real=sim.real_curve_, step_hours=2.0)
+    spread, emo, att = fig.axes[:3]
+    sim_line = _line(spread, "simulated")
+    assert sim_line.get_xdata().tolist() == [2.0]  # step 1 of 4 ends 2 h after the first post
+    assert emo.get_lines()[0].get_xdata().tolist() == [2.0]
+    assert spread.get_ylim()[0] == 0  # no cropped axis exaggerating the jump
+    pop = _line(spread, f"population {population}")
+    assert set(pop.get_ydata()) == {population}
+    assert spread.get_ylim()[1] >= population
+    real = _line(spread, "real (data)")
+    assert real.get_xdata()[0] == 0.0 and max(real.get_xdata()) <= 4 * 2.0
+    adopters = int(curves["adopters"].iloc[-1])
+    assert f"{adopters} of {population}" in spread.get_title()
+    assert all(ax.get_xlabel() == "hours since the first post" for ax in (spread, emo, att))
+
+
+def test_network_view_has_a_legend_for_colours_and_rings():
+    from s3kit.widgets._sim import draw_network
+
+    sim = build_simulation(FAKE)
+    sim.step()
+    fig = draw_network(sim, 30)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert {"active: calm", "active: moderate", "active: intense", "not active",
+            "ring: adopted"} <= set(texts)
+    fig.canvas.draw()  # the legend fits in the figure (not cut at its right edge)
+    box = fig.axes[0].get_legend().get_window_extent()
+    assert box.x1 <= fig.bbox.x1
+
+
+def test_summary_gives_denominators_why_agents_are_active_and_model_use(dash):
+    dash.set_config(activation_rate=0.1)
+    dash.step()
+    assert dash.wait(60)
+    sim, population = dash.simulation_, 300
+    assert sim.current_network.graph.number_of_nodes() == population
+    last = dash.curves_.iloc[-1]
+    text = dash.summary.value
+    assert f"adopters <b>{int(last['adopters'])}</b> of {population}" in text
+    report = dash.last_step_
+    assert report["with_input"] + report["by_rate"] == report["active"] == last["n_active"]
+    assert report["by_rate"] > 0
+    assert (f"active {int(last['n_active'])} of {population} ({report['with_input']} with new "
+            f"input, {report['by_rate']} by activation rate 0.10)") in text
+    prompts = sim.llm.stats.prompts
+    assert prompts > 0
+    n_real = len(sim.network.posts_frame())
+    assert f"model prompts {prompts:,} / cached 0 / replayed from data {n_real} posts" in text
+
+
+# ---------------------------------------------------------------------------- live progress
+class _SlowLLM:
+    """The fake backend, ``delay`` seconds per score call (a slow model)."""
+
+    def __init__(self, llm, delay):
+        self.llm, self.delay = llm, delay
+
+    def __getattr__(self, name):
+        return getattr(self.llm, name)
+
+    def score(self, *args, **kwargs):
+        time.sleep(self.delay)
+        return self.llm.score(*args, **kwargs)
+
+
+def _slow_llm_factory(delay: float):
+    def factory(cfg):
+        sim = build_simulation(cfg)
+        sim.llm.llm = _SlowLLM(sim.llm.llm, delay)
+        sim.chunk_size = 8  # decisions reported every 8 agents
+        return sim
+
+    return factory
+
+
+def test_status_follows_a_running_step_and_pause_stops_it_within_a_second():
+    d = ReplayDashboard(FAKE, simulation_factory=_slow_llm_factory(0.05))
+    assert d.wait(60)
+    seen = []
+    d.status.observe(lambda change: seen.append(change["new"]), names="value")
+    d.step_button.click()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len({s for s in seen if "decisions" in s}) < 3:
+        time.sleep(0.05)
+    running = [s for s in seen if "decisions" in s]
+    assert len(set(running)) >= 3, seen  # several updates while the step runs
+    assert "running step 1 of 4" in running[-1] and "model time" in running[-1]
+    report = d.step_report_
+    assert 0 < report["decisions_done"] < report["decisions_total"] == report["active"]
+    assert d.current_step == 0
+    t0 = time.perf_counter()
+    d.pause_button.click()
+    assert d.wait(5)
+    assert time.perf_counter() - t0 < 1.0  # pause acts inside the step, not after it
+    assert d.current_step == 0 and replicate(d.simulation_).step == 0
+    assert "paused at step 0" in d.status.value
+    # the abandoned step starts over and gives what an uninterrupted run gives
+    d.simulation_.llm.llm = d.simulation_.llm.llm.llm  # full speed again
+    d.step_button.click()
+    assert d.wait(60)
+    reference = build_simulation(FAKE)
+    reference.step()
+    cols = ["user_id", "active", "emotion", "attitude", "action"]
+    assert records_frame(d.simulation_)[cols].equals(records_frame(reference)[cols])
+
+
+# ---------------------------------------------------------------------------- activities
+from test_heads import tuned_heads  # noqa: E402, F401 - the calibrated heads fixture
+
+from s3kit.widgets.activities import ACTIVITIES, compare, effect  # noqa: E402
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activity", ACTIVITIES, ids=lambda a: a.key)
+def test_each_classroom_activity_differs_by_more_than_the_seed_spread(activity, tuned_heads):  # noqa: F811, E501
+    """Both settings of each activity, three seeds, calibrated agents (toy heads on a hashing
+    representation: the real agents' code path, not their model) on the sample.
+    """  # noqa: D205
+    config = {"backend": "fake", "decisions": "calibrated", "heads": str(tuned_heads),
+              "generate_posts": False}
+    frame = compare(activity, config, seeds=(0, 1, 2), n_steps=activity.shows_from_step)
+    assert set(frame["arm"]) == {"before", "after"}
+    result = effect(frame, activity.shows_from_step)
+    assert abs(result["difference"]) > result["spread"], (result, frame)
+
+
+def test_intervention_comparison_is_drawn_in_hours_from_zero_with_the_population():
+    from s3kit.widgets.interventions import draw_comparison
+
+    sim = build_simulation(FAKE)
+    sim.step()
+    sim.step()
+    base = sim.curves().assign(scenario="baseline")
+    comp = pd.concat([base, base.assign(scenario="intervention")], ignore_index=True)
+    fig = draw_comparison(comp, at_step=1, population=300, step_hours=1.0)
+    spread = fig.axes[0]
+    assert _line(spread, "baseline").get_xdata().tolist() == base["hours"].tolist() == [1.0, 2.0]
+    assert spread.get_ylim()[0] == 0 and spread.get_ylim()[1] >= 300
+    assert set(_line(spread, "population 300").get_ydata()) == {300}
+    assert spread.get_xlabel() == "hours since the first post"

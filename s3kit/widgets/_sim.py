@@ -18,7 +18,8 @@ from ..vocabulary import LABELS
 from ._base import escape, new_figure
 
 __all__ = ["as_config", "build_simulation", "DEFAULT_SIMULATION_FACTORY", "records_frame",
-           "curves_frame", "draw_curves", "draw_network", "summary_text", "memory_table",
+           "curves_frame", "draw_curves", "draw_network", "network_legend", "summary_text",
+           "model_usage", "population_of", "memory_table",
            "agent_history", "last_decision", "replicate", "RecordingLLM"]
 
 EMOTION_COLORS = {"calm": "#4c9be8", "moderate": "#f0a030", "intense": "#d03030"}
@@ -40,7 +41,8 @@ def build_simulation(config: ReplayConfig | Mapping | None = None):
     source post and its first ``step_hours`` of real posts (the early adopters); the rest is
     for the agents to decide. The ``"fake"`` backend gets the
     dependency-free hashing embedder so plumbing runs (tests, classroom demos) stay light;
-    other backends use the simulation's default embedder.
+    other backends use the simulation's default embedder. The event's real curve
+    (:func:`s3kit.replay.real_curve`) is kept as ``real_curve_`` for the plots.
 
     Args:
         config: the run configuration.
@@ -49,11 +51,11 @@ def build_simulation(config: ReplayConfig | Mapping | None = None):
         A fresh :class:`~s3kit.simulation.Simulation` at step 0.
     """
     from ..llm import llm_from_config
-    from ..replay import build_replay
+    from ..replay import build_replay, real_curve
     from ..simulation import Simulation
 
     cfg = as_config(config)
-    network, event_id, topic, _, _ = build_replay(cfg)
+    network, event_id, topic, event_posts, t0 = build_replay(cfg)
     embedder = None
     if cfg.backend == "fake":
         from ..embeddings import HashingEmbedder
@@ -63,6 +65,7 @@ def build_simulation(config: ReplayConfig | Mapping | None = None):
     sim = Simulation(network, cfg.replace(progress=False), llm=recorder, event_id=event_id,
                      topic=topic, embedder=embedder, progress=False)
     recorder.simulation = sim
+    sim.real_curve_ = (real_curve(event_posts, t0, cfg) if len(event_posts) > 1 else None)
     return sim
 
 
@@ -131,8 +134,18 @@ def records_frame(sim) -> pd.DataFrame:
 
 
 def curves_frame(sim) -> pd.DataFrame:
-    """Aggregate curves (one row per step run so far) of the current replicate."""
-    return sim.curves()
+    """Aggregate curves (one row per step run so far) of the current replicate.
+
+    Besides the simulation's curves (emotion shares among the agents active in a step), the
+    column ``excited_all`` is the share of *all* agents not calm after the step: the emotion
+    decay acts on agents without new input, who are mostly not active, so it shows there.
+    """
+    curves = sim.curves()
+    if len(curves):
+        rec = sim.records()
+        excited = (rec["emotion"].astype("string") != "calm").groupby(rec["step"]).mean()
+        curves = curves.assign(excited_all=curves["step"].map(excited).astype(float))
+    return curves
 
 
 def network_of(sim):
@@ -207,24 +220,47 @@ def _task_of(options: tuple) -> tuple[str | None, tuple]:
 
 
 # ---------------------------------------------------------------------------- drawing
-def draw_curves(curves: pd.DataFrame, n_steps: int | None = None):
-    """Three panels: cumulative adopters, emotion shares and positive-attitude share per step.
+def draw_curves(curves: pd.DataFrame, n_steps: int | None = None, *,
+                population: int | None = None, real: pd.DataFrame | None = None,
+                step_hours: float = 1.0):
+    """Three panels against hours since the first post: adopters, emotion and attitude shares.
+
+    Step ``t`` (0-based) is drawn at its end time, ``hours`` of the curves frame (``(t + 1) *
+    step_hours``: the time its posts carry, the convention of :mod:`s3kit.replay`), so the
+    first step is not drawn at 0. The spread axis starts at 0 and the population (every
+    agent) is drawn as a dashed line, so a jump is seen at its true size; the real cascade
+    (``real``, :func:`s3kit.replay.real_curve`) is drawn on the same axes where it exists.
 
     Args:
         curves: the simulation's curves frame (one row per step run).
         n_steps: steps of the whole run: the x axis spans them from the start.
+        population: agents in the network (the spread axis' ceiling line).
+        real: the real curve of the event (``hours``, ``adopters``, shares), if any.
+        step_hours: hours per step (x of rows without ``hours``; the span of the axis).
     """
     fig, (ax_spread, ax_emo, ax_att) = new_figure(10.5, 2.9, ncols=3)
+    sh = float(step_hours or 1.0)
     if n_steps:
         for ax in (ax_spread, ax_emo, ax_att):
-            ax.set_xlim(-0.3, max(1, n_steps - 1) + 0.3)
+            ax.set_xlim(0, (max(1, n_steps) + 0.3) * sh)
+    if real is not None and len(real):
+        real = real[real["hours"] <= (n_steps or len(curves)) * sh + 1e-9]
+        ax_spread.plot(real["hours"], real["adopters"], color="#999", linestyle="--",
+                       marker=".", label="real (data)")
+        if "positive_share" in real and real["positive_share"].notna().any():
+            ax_att.plot(real["hours"], real["positive_share"], color="#2a8a4a", linestyle="--",
+                        alpha=0.5, label="positive (data)")
     if len(curves):
-        x = curves["step"].to_numpy()
-        ax_spread.plot(x, curves["adopters"].to_numpy(), marker="o", color="#333")
+        x = _hours(curves, sh)
+        ax_spread.plot(x, curves["adopters"].to_numpy(), marker="o", color="#333",
+                       label="simulated")
         for emotion, color in EMOTION_COLORS.items():
             if emotion in curves:
                 ax_emo.plot(x, curves[emotion].to_numpy(dtype=float), marker=".", color=color,
                             label=emotion)
+        if "excited_all" in curves:
+            ax_emo.plot(x, curves["excited_all"].to_numpy(dtype=float), color="black",
+                        linestyle="--", label="not calm, all agents")
         if "positive_share" in curves:
             pos = curves["positive_share"].to_numpy(dtype=float)
             ax_att.plot(x, pos, marker=".", color="#2a8a4a", label="positive")
@@ -236,11 +272,30 @@ def draw_curves(curves: pd.DataFrame, n_steps: int | None = None):
         for ax in (ax_spread, ax_emo, ax_att):
             ax.text(0.5, 0.5, "press step or start", ha="center", va="center",
                     transform=ax.transAxes, color="#888")
-    ax_spread.set(title="spread", xlabel="step", ylabel="adopters (cumulative)")
-    ax_emo.set(title="emotion (active agents)", xlabel="step", ylabel="share", ylim=(-0.02, 1.02))
-    ax_att.set(title="attitude (active agents)", xlabel="step", ylabel="share",
+    if population:
+        ax_spread.axhline(population, color="#4c9be8", linestyle=":", linewidth=1.2,
+                          label=f"population {population}")
+    top = max([population or 0, *(curves["adopters"].tolist() if len(curves) else [1])])
+    ax_spread.set_ylim(0, top * 1.08 + 1)
+    if ax_spread.get_legend_handles_labels()[0]:
+        ax_spread.legend(fontsize=7, loc="center right")
+    title = "spread"
+    if len(curves) and population:
+        title = f"spread: {int(curves['adopters'].iloc[-1])} of {population} adopted"
+    xlabel = "hours since the first post"
+    ax_spread.set(title=title, xlabel=xlabel, ylabel="adopters (cumulative)")
+    ax_emo.set(title="emotion (active agents)", xlabel=xlabel, ylabel="share",
+               ylim=(-0.02, 1.02))
+    ax_att.set(title="attitude (active agents)", xlabel=xlabel, ylabel="share",
                ylim=(-0.02, 1.02))
     return fig
+
+
+def _hours(curves: pd.DataFrame, step_hours: float) -> np.ndarray:
+    """The x of each curves row: its ``hours`` (its end), else ``(step + 1) * step_hours``."""
+    if "hours" in curves and curves["hours"].notna().all():
+        return curves["hours"].to_numpy(dtype=float)
+    return (curves["step"].to_numpy(dtype=float) + 1) * step_hours
 
 
 def _layout(network, nodes: list[str], seed: int) -> dict[str, np.ndarray]:
@@ -256,7 +311,7 @@ def draw_network(sim, size: int = 60, cache: dict | None = None):
     """  # noqa: D205
     import networkx as nx
 
-    fig, (ax,) = new_figure(4.2, 3.6)
+    fig, (ax,) = new_figure(5.6, 3.6)
     network = network_of(sim)
     g = network.graph
     key = (id(sim), size)
@@ -288,32 +343,104 @@ def draw_network(sim, size: int = 60, cache: dict | None = None):
     ax.set_title(f"top {len(nodes)} users by followers, step {step}: {n_active} active",
                  fontsize=9)
     ax.set_axis_off()
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9)
+    ax.legend(handles=network_legend(bool(banned & set(nodes))), fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    fig.subplots_adjust(left=0.02, right=0.72, bottom=0.02, top=0.9)
     return fig
 
 
-def summary_text(sim, curves: pd.DataFrame, step: int, cfg: ReplayConfig) -> str:
-    """One HTML line: step, adopters, active agents, emotion mix, attitude, LLM calls."""
+def network_legend(banned: bool = False) -> list:
+    """Legend handles of :func:`draw_network`: fill = emotion (active) or idle, ring, cross."""
+    from matplotlib.lines import Line2D
+
+    def dot(color, edge="white", label=""):
+        return Line2D([], [], linestyle="", marker="o", markersize=7, markerfacecolor=color,
+                      markeredgecolor=edge, markeredgewidth=1.2, label=label)
+
+    handles = [dot(color, label=f"active: {emotion}")
+               for emotion, color in EMOTION_COLORS.items()]
+    handles += [dot("#d9d9d9", label="not active"),
+                dot("white", "black", "ring: adopted")]
+    if banned:
+        handles.append(Line2D([], [], linestyle="", marker="x", color="red", markersize=7,
+                              label="banned"))
+    return handles
+
+
+def summary_text(sim, curves: pd.DataFrame, step: int, cfg: ReplayConfig,
+                 last_step: Mapping | None = None) -> str:
+    """One HTML line: step, adopters of the population, who was active and why, model use.
+
+    Args:
+        sim: the simulation.
+        curves: its curves so far.
+        step: steps run.
+        cfg: the run's configuration.
+        last_step: the last progress report of the step shown (``Simulation.step``'s
+            ``progress``): splits the active agents into those with new input and those
+            activated by the activation rate.
+    """
     if sim is None:
         return "<b>no simulation</b>"
+    population = population_of(sim)
     parts = [f"<b>step {step}/{cfg.n_steps}</b>"]
     if len(curves):
         last = curves.iloc[-1]
-        parts.append(f"adopters <b>{int(last['adopters'])}</b> "
+        parts.append(f"adopters <b>{int(last['adopters'])}</b> of {population} "
                      f"(+{int(last.get('new_adopters', 0))})")
-        parts.append(f"active {int(last.get('n_active', 0))}")
+        active = f"active {int(last.get('n_active', 0))} of {population}"
+        if last_step and "with_input" in last_step:
+            active += (f" ({int(last_step['with_input'])} with new input, "
+                       f"{int(last_step['by_rate'])} by activation rate "
+                       f"{cfg.activation_rate:.2f})")
+        parts.append(active)
         parts.append(f"posts {int(last.get('n_posts', 0))}")
         emo = [f"{e} {float(last[e]):.0%}" for e in EMOTION_COLORS
                if e in last and pd.notna(last[e])]
         if emo:
-            parts.append("emotion " + " / ".join(emo))
+            parts.append("emotion of the active " + " / ".join(emo))
+        if "excited_all" in last and pd.notna(last["excited_all"]):
+            parts.append(f"not calm (all agents) {float(last['excited_all']):.0%}")
         if "positive_share" in last and pd.notna(last["positive_share"]):
             parts.append(f"positive {float(last['positive_share']):.0%}")
     else:
-        parts.append(f"adopters {len(sim.adopters())}")
-    llm = getattr(sim, "llm", None)
-    stats = getattr(llm, "stats", None)
-    if stats is not None:
-        parts.append(f"LLM prompts {stats.prompts:,}")
+        parts.append(f"adopters {len(sim.adopters())} of {population}")
+    usage = model_usage(sim)
+    parts.append(f"model prompts {usage['prompts']:,} / cached {usage['cached']:,} / "
+                 f"replayed from data {usage['replayed']:,} posts")
     parts.append(escape(f"{cfg.backend}/{cfg.model} seed {cfg.seed}"))
     return " · ".join(parts)
+
+
+def population_of(sim) -> int:
+    """Agents in the simulation's network (the denominator of adopters and active)."""
+    return int(network_of(sim).graph.number_of_nodes())
+
+
+def _counter(embedder, name: str) -> int:
+    if embedder is None:
+        return 0
+    parts = getattr(embedder, "parts", None)
+    if parts:  # a fused representation reads each text once per part: count texts once
+        return max(_counter(p, name) for p in parts)
+    return int(getattr(embedder, name, 0) or 0)
+
+
+def model_usage(sim) -> dict[str, int]:
+    """What the model did so far, kept apart from what it did not have to do.
+
+    Returns:
+        ``prompts``: prompts the LLM answered plus texts it read for the calibrated heads;
+        ``cached``: prompts and texts answered from a cache (no model pass); ``replayed``:
+        real posts of the dataset the replay starts from (they come from data, not from a
+        model).
+    """
+    llm = getattr(sim, "llm", None)
+    stats = getattr(llm, "stats", None)
+    model = getattr(sim, "decision_model_", None)
+    embedder = getattr(model, "embedder", None)
+    prompts = int(getattr(stats, "prompts", 0)) + _counter(embedder, "n_encoded")
+    cached = int(getattr(stats, "cache_hits", 0)) + _counter(embedder, "n_cached")
+    network = getattr(sim, "network", None)
+    replayed = len(network.posts_frame()) if network is not None else 0
+    return {"prompts": prompts, "cached": cached, "replayed": replayed}

@@ -6,9 +6,11 @@ every curve on screen comes from one configuration. ``continuous_update=False`` 
 makes that happen once, when the slider is released.
 
 Long work (building a simulation, loading a model, stepping) runs in a background thread: the
-notebook stays responsive, *pause* takes effect after the current step, and a progress bar
-shows how far a *start* has come. ``wait()`` blocks until the background work is done (tests,
-scripts).
+notebook stays responsive, the status line follows a step while it runs (decisions done of
+to do, agents active with new input / by the activation rate, model time), and *pause*
+abandons the running step at its next progress report (the step starts over later, with the
+same result), so it takes effect within about a second. ``wait()`` blocks until the
+background work is done (tests, scripts).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 import traitlets
 
 from ..config import ReplayConfig
+from ..errors import StepInterrupted
 from . import _base
 from ._sim import (
     DEFAULT_SIMULATION_FACTORY,
@@ -29,6 +32,7 @@ from ._sim import (
     curves_frame,
     draw_curves,
     draw_network,
+    population_of,
     records_frame,
     replicate,
     summary_text,
@@ -79,6 +83,9 @@ class ReplayDashboard(widgets.VBox):
         self.runner = _base.BackgroundRunner(on_error=self._show_error)
         self._building = False
         self._layout_cache: dict = {}
+        self.last_step_: dict = {}  # the last progress report of the running / last step
+        self.step_report_: dict = {}  # the last one shown on the status line
+        self._last_report = 0.0
         self._build_controls()
         self._layout()
         self.add_class("s3kit-dashboard")
@@ -128,7 +135,7 @@ class ReplayDashboard(widgets.VBox):
             return b
 
         self.start_button = button("start", "play", "s3kit-start", "run the remaining steps")
-        self.pause_button = button("pause", "pause", "s3kit-pause", "stop after this step")
+        self.pause_button = button("pause", "pause", "s3kit-pause", "stop now")
         self.step_button = button("step", "step-forward", "s3kit-step", "one step")
         self.reset_button = button("reset", "refresh", "s3kit-reset", "back to step 0")
         self.start_button.on_click(lambda _: self.start())
@@ -146,6 +153,8 @@ class ReplayDashboard(widgets.VBox):
         self.network_view.add_class("s3kit-network")
         self.summary = widgets.HTML(value="")
         self.summary.add_class("s3kit-summary")
+        self.run_info = widgets.HTML(value="")  # what the kernel's current run was built with
+        self.run_info.add_class("s3kit-run-config")
 
     def _layout(self) -> None:
         left = widgets.VBox([getattr(self, n) for n in PARAMETERS[:6]])
@@ -159,6 +168,7 @@ class ReplayDashboard(widgets.VBox):
             self.status,
             widgets.HBox([self.plots, self.network_view]),
             self.summary,
+            self.run_info,
         ]
 
     # ------------------------------------------------------------------ configuration
@@ -200,9 +210,11 @@ class ReplayDashboard(widgets.VBox):
         t0 = time.perf_counter()
         sim = self.simulation_factory(config)
         self._layout_cache.clear()
+        self.last_step_, self.step_report_ = {}, {}
         self.simulation_ = sim
         self.current_step = 0
         self.generation += 1
+        self.run_info.value = run_config_html(sim)
         self._refresh()
         self._set_status(f"ready: {config.backend}/{config.model}, seed {config.seed} "
                          f"(built in {time.perf_counter() - t0:.1f} s)")
@@ -212,13 +224,13 @@ class ReplayDashboard(widgets.VBox):
         self.runner.submit(lambda stop: self._advance(stop, n))
 
     def start(self) -> None:
-        """Run the remaining steps in the background (pause stops after the current step)."""
+        """Run the remaining steps in the background (pause stops the running step)."""
         if self.runner.busy:
             return  # already running (or building): one start is enough
         self.runner.submit(lambda stop: self._advance(stop, None))
 
     def pause(self) -> None:
-        """Stop a running *start* after its current step."""
+        """Stop now: the running step is abandoned (it starts over on the next step/start)."""
         self.runner.stop()
 
     def wait(self, timeout: float | None = 120) -> bool:
@@ -245,14 +257,34 @@ class ReplayDashboard(widgets.VBox):
             if stop.is_set():
                 self._set_status(f"paused at step {self.current_step}")
                 break
-            self._set_status(f"running step {self.current_step + 1} of {total}"
-                             + (f" ({i + 1}/{todo})" if todo > 1 else ""))
-            sim.step()
+            label = (f"running step {self.current_step + 1} of {total}"
+                     + (f" ({i + 1}/{todo})" if todo > 1 else ""))
+            self._set_status(label)
+            self._last_report = 0.0
+            try:
+                sim.step(progress=lambda report, label=label:
+                         self._on_progress(report, stop, label))
+            except StepInterrupted:
+                self._set_status(f"paused at step {self.current_step} (step "
+                                 f"{self.current_step + 1} was stopped and will start over)")
+                break
             rep = replicate(sim)
             self.current_step = rep.step if rep is not None else self.current_step + 1
             self._refresh()
         else:
             self._set_status(f"step {self.current_step} of {total} done")
+
+    def _on_progress(self, report: dict, stop, label: str) -> None:
+        """Inside a step: stop at once when paused, else show how far the step has come."""
+        if stop.is_set():
+            raise StepInterrupted("paused")
+        self.last_step_ = report
+        now = time.perf_counter()
+        if now - self._last_report < 0.2 and report["phase"] == self.step_report_.get("phase"):
+            return  # at most five status updates a second
+        self._last_report = now
+        self.step_report_ = report
+        self.status.value = progress_html(label, report, self.config.activation_rate)
 
     # ------------------------------------------------------------------ display
     def _refresh(self) -> None:
@@ -262,10 +294,13 @@ class ReplayDashboard(widgets.VBox):
         self.curves_ = curves
         self.progress.value = min(self.current_step, self.progress.max)
         self.progress.description = f"step {self.current_step}"
-        _base.show_figure(self.plots, draw_curves(curves, self.config.n_steps))
+        _base.show_figure(self.plots, draw_curves(
+            curves, self.config.n_steps, population=population_of(sim),
+            real=getattr(sim, "real_curve_", None), step_hours=self.config.step_hours))
         _base.show_figure(self.network_view,
                           draw_network(sim, self.network_size, cache=self._layout_cache))
-        self.summary.value = summary_text(sim, curves, self.current_step, self.config)
+        self.summary.value = summary_text(sim, curves, self.current_step, self.config,
+                                          self.last_step_)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         color = "#b00020" if error else "#444"
@@ -279,6 +314,33 @@ class ReplayDashboard(widgets.VBox):
     def records_(self) -> pd.DataFrame:
         """The current run's per-step, per-agent frame."""
         return records_frame(self.simulation_)
+
+
+def run_config_html(sim) -> str:
+    """The parameters the running simulation was built with (read from it, not the controls)."""
+    cfg = getattr(sim, "cfg", None)
+    if cfg is None:
+        return ""
+    return ("<small style='color:#666'>this run: " + _base.escape(
+        f"emotion decay {cfg.emotion_decay:.2f} · half-life {cfg.half_life_hours:g} h · "
+        f"activation rate {cfg.activation_rate:.2f} · recommender {cfg.recommender} · "
+        f"feed {cfg.feed_size} · {cfg.n_steps} steps of {cfg.step_hours:g} h · "
+        f"{cfg.backend}/{cfg.model} · seed {cfg.seed}") + "</small>")
+
+
+def progress_html(label: str, report: dict, activation_rate: float) -> str:
+    """The status line while a step runs: decisions, who is active and why, model time."""
+    esc = _base.escape
+    parts = [f"<b>{esc(label)}</b>",
+             f"decisions <b>{report['decisions_done']}</b> of {report['decisions_total']}",
+             f"active {report['active']} ({report['with_input']} with new input, "
+             f"{report['by_rate']} by activation rate {activation_rate:.2f})"]
+    if report.get("texts_read"):
+        parts.append(f"model read {report['texts_read']:,} texts")
+    parts.append(f"model time {report['model_seconds']:.1f} s")
+    parts.append(f"{esc(report['phase'])} ({report['seconds']:.1f} s into the step)")
+    return "<span class='s3kit-step-progress' style='color:#444'>" + " · ".join(parts) + \
+        "</span>"
 
 
 def _model_names() -> list[str]:

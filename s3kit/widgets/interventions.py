@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..config import ReplayConfig
 from . import _base
-from ._sim import DEFAULT_SIMULATION_FACTORY, as_config, curves_frame
+from ._sim import DEFAULT_SIMULATION_FACTORY, as_config, curves_frame, population_of
 
 __all__ = ["InterventionPanel", "DEBUNK_TEXT"]
 
@@ -59,6 +59,7 @@ class InterventionPanel(widgets.VBox):
         self.comparison_ = pd.DataFrame()
         self.effect_: dict[str, Any] = {}
         self._baselines: dict[str, pd.DataFrame] = {}
+        self.population_: int | None = None
         style = {"description_width": "110px"}
 
         def lay():
@@ -148,6 +149,7 @@ class InterventionPanel(widgets.VBox):
 
     def _run_one(self, cfg: ReplayConfig, factory, label: str, stop) -> pd.DataFrame:
         sim = factory(cfg)
+        self.population_ = population_of(sim)
         for i in range(cfg.n_steps):
             if stop.is_set():
                 raise RuntimeError("stopped")
@@ -167,8 +169,9 @@ class InterventionPanel(widgets.VBox):
         treat = self._run_one(treated, factory, "intervention", stop)
         self.comparison_ = pd.concat([base, treat], ignore_index=True)
         self.effect_ = _effect(base, treat)
-        _base.show_figure(self.plots, draw_comparison(self.comparison_,
-                                                      int(treated.interventions[-1]["step"])))
+        _base.show_figure(self.plots, draw_comparison(
+            self.comparison_, int(treated.interventions[-1]["step"]),
+            population=self.population_, step_hours=cfg.step_hours))
         self.summary.value = _effect_html(self.effect_, treated.interventions[-1])
         self._set_status(f"done in {time.perf_counter() - t0:.1f} s")
 
@@ -203,20 +206,33 @@ def _effect_html(effect: dict, item: dict) -> str:
             f"positive share {p['baseline']:.0%} &rarr; <b>{p['intervention']:.0%}</b>")
 
 
-def draw_comparison(comparison: pd.DataFrame, at_step: int | None = None):
-    """Baseline vs intervention: cumulative adopters and positive-attitude share per step."""
+def draw_comparison(comparison: pd.DataFrame, at_step: int | None = None,
+                    population: int | None = None, step_hours: float = 1.0):
+    """Baseline vs intervention: adopters and positive-attitude share against hours.
+
+    Step ``t`` is drawn at its end (``hours``, as on the dashboard); the dotted line marks
+    when the intervention happens (the start of step ``at_step``); the spread axis starts at
+    0 with the population as a line.
+    """
     fig, (ax_spread, ax_att) = _base.new_figure(9.0, 2.9, ncols=2)
     colors = {"baseline": "#777", "intervention": "#c03030"}
     for label, df in comparison.groupby("scenario", sort=False):
         color = colors.get(label)
-        ax_spread.plot(df["step"], df["adopters"], marker="o", label=label, color=color)
+        x = df["hours"] if "hours" in df else (df["step"] + 1) * step_hours
+        ax_spread.plot(x, df["adopters"], marker="o", label=label, color=color)
         if "positive_share" in df:
-            ax_att.plot(df["step"], df["positive_share"], marker=".", label=label, color=color)
+            ax_att.plot(x, df["positive_share"], marker=".", label=label, color=color)
+    if population:
+        ax_spread.axhline(population, color="#4c9be8", linestyle=":", linewidth=1.2,
+                          label=f"population {population}")
+    ax_spread.set_ylim(0, max([population or 0, *comparison["adopters"].tolist(), 1]) * 1.08)
     for ax in (ax_spread, ax_att):
         if at_step is not None:
-            ax.axvline(at_step, color="#c03030", linestyle=":", linewidth=1)
+            ax.axvline(at_step * step_hours, color="#c03030", linestyle=":", linewidth=1)
         ax.legend(fontsize=7)
-        ax.set_xlabel("step")
-    ax_spread.set(title="spread", ylabel="adopters (cumulative)")
+        ax.set_xlabel("hours since the first post")
+        ax.set_xlim(left=0)
+    ax_spread.set(title="spread" + (f" (of {population} users)" if population else ""),
+                  ylabel="adopters (cumulative)")
     ax_att.set(title="attitude (active agents)", ylabel="positive share", ylim=(-0.02, 1.02))
     return fig

@@ -34,7 +34,15 @@ async function launch(timeout) {
   const consoleErrors = [];
   page.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(msg.text()); });
   page.on('pageerror', (err) => consoleErrors.push(String(err)));
-  return { browser, page, consoleErrors };
+  // the machine is treated as offline: a request to another host is recorded and refused
+  const externalRequests = [];
+  await context.route(/^https?:\/\//, (route) => {
+    const url = new URL(route.request().url());
+    if (['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return route.continue();
+    externalRequests.push(route.request().url());
+    return route.abort('internetdisconnected');
+  });
+  return { browser, page, consoleErrors, externalRequests };
 }
 
 // Snapshot of what a user sees of the dashboard.
@@ -86,6 +94,7 @@ async function run(main) {
     ctx = await launch(args.timeout);
     const result = await main(ctx.page, args);
     result.console_errors = ctx.consoleErrors;
+    result.external_requests = ctx.externalRequests;
     result.seconds = (Date.now() - t0) / 1000;
     process.stdout.write(`${JSON.stringify({ ok: true, ...result })}\n`);
     await ctx.browser.close();
@@ -98,7 +107,8 @@ async function run(main) {
       await ctx.browser.close().catch(() => {});
     }
     process.stdout.write(`${JSON.stringify({ ok: false, error: String(err && err.stack || err),
-      console_errors: ctx ? ctx.consoleErrors : [], seconds: (Date.now() - t0) / 1000 })}\n`);
+      console_errors: ctx ? ctx.consoleErrors : [],
+      external_requests: ctx ? ctx.externalRequests : [], seconds: (Date.now() - t0) / 1000 })}\n`);
     process.exitCode = 1;
   }
 }
