@@ -67,7 +67,7 @@ from .agent import (
     write_posts,
 )
 from .config import ReplayConfig
-from .embeddings import get_embedder
+from .embeddings import E5Embedder, get_embedder
 from .engines import LocalEngine, make_engine
 from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError, StepInterrupted
@@ -302,8 +302,8 @@ class Simulation:
         checkpoint_path: where checkpoints go (``checkpoint_every`` > 0); default
             ``checkpoint.s3k`` in the current folder.
         progress: show a progress bar (default: ``config.progress``).
-        embedder: the memory pools' embedder (``None``: ``s3kit.embeddings.get_embedder`` for
-            the config's language).
+        embedder: the memory pools' embedder (``None``: the calibrated heads' e5 when they read
+            it, else ``s3kit.embeddings.get_embedder`` for the config's language).
         on_step: called as ``on_step(simulation, replicate, step)`` after each step (and after
             its checkpoint).
         compact_prompts: send the compact decision prompts (:mod:`s3kit.prompts`,
@@ -452,8 +452,18 @@ class Simulation:
         return pd.DataFrame(rows, columns=list(PERCEIVED))
 
     def _get_embedder(self):
+        """The memory pools' embedder: the one given, else the heads' e5, else by language.
+
+        Calibrated agents whose heads read multilingual e5 share that model (and its cache of
+        vectors) for memory relevance, so a replay loads one sentence model, not two.
+        """
         if self.embedder is None:
-            self.embedder = get_embedder(self._lang)
+            shared = None
+            if self.decision_mode == "calibrated":
+                heads = self._decision_model().embedder
+                shared = next((p for p in getattr(heads, "parts", [heads])
+                               if isinstance(p, E5Embedder)), None)
+            self.embedder = shared if shared is not None else get_embedder(self._lang)
         return self.embedder
 
     def _resolve_event(self) -> str | None:
