@@ -34,6 +34,7 @@ from s3kit.datasets import (
 )
 from s3kit.datasets.ced import weibo_mid_time
 from s3kit.errors import DataFormatError
+from s3kit.testing.pytest_policy import data_root
 
 MINI = Path(__file__).parent / "fixtures" / "datasets" / "mini"
 LOAD_TIMES: dict[str, float] = {}
@@ -42,14 +43,7 @@ TIME_LIMIT_S = 60.0
 
 def shared(name: str) -> Path:
     """The shared dataset folder, or skip (fail under CI) when it is missing."""
-    root = os.environ.get("S3KIT_DATA_DIR")
-    folder = Path(root) / name if root else None
-    if folder is None or not folder.exists():
-        msg = f"shared dataset {name!r} not found (S3KIT_DATA_DIR={root!r})"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return folder
+    return data_root(name) / name
 
 
 def timed(key: str, fn, *args, **kwargs):
