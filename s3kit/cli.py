@@ -27,6 +27,20 @@ def _cmd_data_make_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .datasets.fetch import FETCH_REGISTRY, fetch_dataset
+    from .errors import ConfigError
+
+    unknown = sorted(set(args.names) - set(FETCH_REGISTRY))
+    if unknown:
+        raise ConfigError(f"unknown dataset(s) {unknown}; known: {sorted(FETCH_REGISTRY)}")
+    for name in args.names or sorted(FETCH_REGISTRY):
+        folder = fetch_dataset(name, args.dest, progress=not args.quiet)
+        print(f"{name}: {folder}")
+    print(f"then: S3KIT_DATA_DIR={args.dest} bash scripts/test.sh (or --data-dir {args.dest})")
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .config import ReplayConfig
     from .replay import run_replay
@@ -76,6 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     make = data_sub.add_parser("make-sample", help="regenerate the synthetic sample in data/sample")
     make.add_argument("--out", default=None, help="output folder (default: data/sample)")
     make.set_defaults(func=_cmd_data_make_sample)
+    from .datasets.fetch import FETCH_REGISTRY
+
+    fetch = data_sub.add_parser("fetch", help="download the public datasets (pinned commits, "
+                                "SHA-256) into a folder laid out like shared/data")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help="datasets to fetch (default: all of "
+                       + ", ".join(sorted(FETCH_REGISTRY)) + ")")
+    fetch.add_argument("--dest", required=True, help="the data folder to fill")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bars")
+    fetch.set_defaults(func=_cmd_data_fetch)
 
     replay = sub.add_parser("replay", help="run a population replay (the main job)")
     replay.add_argument("scenario", nargs="?", default=None,
@@ -116,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except S3kitError as exc:
+    except (S3kitError, FileNotFoundError) as exc:  # a user's mistake: one line, exit 2
         print(f"s3kit: error: {exc}", file=sys.stderr)
         return 2
 

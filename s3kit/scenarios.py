@@ -47,7 +47,10 @@ from .errors import ConfigError
 
 __all__ = ["ScenarioRun", "run_scenarios", "collect_runs", "load_scenario", "add_scenario_parsers"]
 
-DEFAULT_NOTEBOOK = "notebooks/04_population_replay.ipynb"
+#: The scenario notebook of the source checkout, resolved from the package (not the working
+#: directory, so ``s3kit run-scenarios`` works from any folder).
+DEFAULT_NOTEBOOK = str(Path(__file__).resolve().parents[1] / "notebooks"
+                       / "04_population_replay.ipynb")
 REQUIRED_OUTPUTS = ("results.parquet", "manifest.json")
 RECORD = "scenario.json"
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import json
 import os
 import pickle
 import struct
@@ -88,13 +89,23 @@ __all__ = [
     "step_rng",
     "write_checkpoint",
     "read_checkpoint",
+    "checkpoint_info",
+    "CHECKPOINT_SCHEMA",
 ]
 
 RESULT_COLUMNS = ("replicate", "seed", "step", "user_id", "active", "emotion", "attitude",
                   "action", "post_id")
-_MAGIC = b"S3KCKPT1"
-_HEADER = struct.Struct("<8s32sQ")  # magic, sha256(payload), len(payload)
-_FORMAT = 1
+#: The layout of the pickled state. Bump it whenever that layout (``save``'s dict or the
+#: classes it holds) changes: a checkpoint of another schema is refused with a clear error,
+#: before anything is unpickled.
+CHECKPOINT_SCHEMA = 2
+# File: magic, sha256(meta + payload), len(payload), len(meta); then meta (JSON: schema,
+# s3kit version), then the pickled state. Schema 1 (s3kit 0.1.0 before versioned checkpoints)
+# was magic b"S3KCKPT1" + "<8s32sQ" + pickle, without metadata.
+_MAGIC = b"S3KCKPT2"
+_MAGIC_PREFIX = b"S3KCKPT"
+_HEADER = struct.Struct("<8s32sQI")
+_FORMAT = CHECKPOINT_SCHEMA
 
 
 # ---------------------------------------------------------------------------- seeds
@@ -153,11 +164,16 @@ def write_checkpoint(path: str | os.PathLike, state: dict) -> Path:
         raise CheckpointError(f"cannot checkpoint the simulation state: {exc} (custom "
                               "recommenders must be picklable: a module-level class or "
                               "function, not a lambda)") from exc
-    header = _HEADER.pack(_MAGIC, hashlib.sha256(payload).digest(), len(payload))
+    from . import __version__
+
+    meta = json.dumps({"schema": CHECKPOINT_SCHEMA, "s3kit": __version__}).encode()
+    header = _HEADER.pack(_MAGIC, hashlib.sha256(meta + payload).digest(), len(payload),
+                          len(meta))
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(header)
+            fh.write(meta)
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
@@ -176,29 +192,71 @@ def write_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     return path
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by :func:`write_checkpoint`, verifying its checksum.
+def _other_schema(path: Path, schema, writer: str) -> CheckpointError:
+    from . import __version__
 
-    Raises:
-        CheckpointError: the file is missing, truncated, corrupted or not a checkpoint.
-    """
-    path = Path(path)
+    return CheckpointError(
+        f"{path}: checkpoint schema {schema} (written by {writer}); this s3kit {__version__} "
+        f"reads schema {CHECKPOINT_SCHEMA} only: start afresh (delete the file, or "
+        f"run_replay(..., resume=False))")
+
+
+def _read_verified(path: Path) -> tuple[dict, bytes]:
+    """The metadata and pickled payload of a checkpoint, checked (nothing unpickled)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read checkpoint: {exc}") from exc
+    magic = data[:len(_MAGIC)]
+    if magic == b"S3KCKPT1":
+        raise _other_schema(path, 1, "s3kit 0.1.0 or earlier")
     if len(data) < _HEADER.size:
-        raise CheckpointError(f"{path}: truncated checkpoint ({len(data)} bytes, header needs "
-                              f"{_HEADER.size})")
-    magic, digest, size = _HEADER.unpack_from(data)
-    if magic != _MAGIC:
+        if magic.startswith(_MAGIC_PREFIX) or not data:
+            raise CheckpointError(f"{path}: truncated checkpoint ({len(data)} bytes, header "
+                                  f"needs {_HEADER.size})")
         raise CheckpointError(f"{path}: not an s3kit checkpoint (bad magic {magic!r})")
-    payload = data[_HEADER.size:]
-    if len(payload) != size:
-        raise CheckpointError(f"{path}: truncated checkpoint ({len(payload)} of {size} "
-                              "payload bytes)")
-    if hashlib.sha256(payload).digest() != digest:
+    magic, digest, size, meta_size = _HEADER.unpack_from(data)
+    if magic != _MAGIC:
+        if magic.startswith(_MAGIC_PREFIX):
+            raise _other_schema(path, magic[len(_MAGIC_PREFIX):].decode("ascii", "replace"),
+                                "another s3kit")
+        raise CheckpointError(f"{path}: not an s3kit checkpoint (bad magic {magic!r})")
+    body = data[_HEADER.size:]
+    if len(body) != meta_size + size:
+        raise CheckpointError(f"{path}: truncated checkpoint ({len(body)} of "
+                              f"{meta_size + size} bytes after the header)")
+    if hashlib.sha256(body).digest() != digest:
         raise CheckpointError(f"{path}: corrupted checkpoint (checksum mismatch)")
+    try:
+        meta = json.loads(body[:meta_size])
+        schema = meta["schema"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint metadata: {exc}") from exc
+    if schema != CHECKPOINT_SCHEMA:
+        raise _other_schema(path, schema, f"s3kit {meta.get('s3kit', '?')}")
+    return meta, body[meta_size:]
+
+
+def checkpoint_info(path: str | os.PathLike) -> dict:
+    """The metadata of a checkpoint: ``{"schema": ..., "s3kit": <version that wrote it>}``.
+
+    Raises:
+        CheckpointError: as :func:`read_checkpoint` (another schema included).
+    """
+    return _read_verified(Path(path))[0]
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`write_checkpoint`, verifying its checksum.
+
+    The schema version is checked before anything is unpickled.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, corrupted, not a checkpoint, or of
+            another schema (written by another s3kit version).
+    """
+    path = Path(path)
+    _, payload = _read_verified(path)
     try:
         state = pickle.load(io.BytesIO(payload))
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad checkpoint

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from s3kit.testing.pytest_policy import data_root
+
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
@@ -15,14 +17,7 @@ def shared_data_dir() -> Path:
     Fails when ``CI`` is set and the folder is missing (CI must test on real data); skips
     otherwise (a laptop without the data).
     """
-    value = os.environ.get("S3KIT_DATA_DIR")
-    path = Path(value) if value else None
-    if path is None or not path.is_dir():
-        msg = f"S3KIT_DATA_DIR is not set to an existing folder (got {value!r})"
-        if os.environ.get("CI"):
-            pytest.fail(msg + "; CI needs the shared data (../shared/data)")
-        pytest.skip(msg)
-    return path.resolve()
+    return data_root()
 
 
 def pytest_configure(config):
@@ -37,4 +32,4 @@ def _long_fuzz_only_on_request(request):
     """The ``fuzz``-marked long runs are not default: they run only under ``-m fuzz``."""
     if request.node.get_closest_marker("fuzz") and "fuzz" not in (
             request.config.getoption("markexpr") or "").replace("not fuzz", ""):
-        pytest.skip("long fuzz run: select it with -m fuzz")
+        pytest.skip("opt-in: long fuzz run, select it with -m fuzz")

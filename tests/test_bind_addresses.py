@@ -39,7 +39,7 @@ def listening(port: int) -> list[str]:
 
 def assert_loopback_only(port: int) -> None:
     if not Path("/proc/net/tcp").exists():
-        pytest.skip("needs Linux /proc/net/tcp")
+        pytest.skip("platform: needs Linux /proc/net/tcp")
     addresses = listening(port)
     assert addresses, f"nothing listens on port {port}"
     assert set(addresses) == {LOOPBACK4}, f"port {port} bound to {addresses} (not 127.0.0.1)"

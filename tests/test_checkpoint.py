@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pandas as pd
+import pytest
 
 from s3kit.embeddings import HashingEmbedder
 from s3kit.errors import CheckpointError
@@ -86,10 +87,119 @@ def test_sigkill_then_resume_is_identical(tmp_path):
 
 def test_resume_refuses_a_truncated_checkpoint(tmp_path):
     path = tmp_path / "state.s3k"
-    path.write_bytes(b"S3KCKPT1" + b"\0" * 10)
+    path.write_bytes(b"S3KCKPT2" + b"\0" * 10)
     try:
         Simulation.resume(path, llm=FakeLLM())
     except CheckpointError as exc:
         assert "truncated" in str(exc)
     else:
         raise AssertionError("expected CheckpointError")
+
+
+# ------------------------------------------------------------------ versions and configurations
+CONFIG = {"name": "ck", "backend": "fake", "dataset": "sample", "n_steps": 3, "seed": 1,
+          "checkpoint_every": 1, "w_relevance": 0, "generate_posts": False, "progress": False}
+
+
+class _Stop(Exception):
+    pass
+
+
+def _mid_run_checkpoint(path, config):
+    """A genuine checkpoint of ``config`` after its first step (stopped from inside)."""
+    from s3kit.replay import build_replay, load_config
+
+    cfg = load_config(config)
+    net, event_id, topic, _, _ = build_replay(cfg)
+
+    def stop(sim, rep, t):
+        if t == 1:
+            raise _Stop
+
+    sim = Simulation(net, cfg, event_id=event_id, topic=topic, checkpoint_path=path,
+                     on_step=stop)
+    try:
+        sim.run()
+    except _Stop:
+        pass
+    assert path.is_file()
+    return path
+
+
+def _rewrite(path, magic=b"S3KCKPT2", meta=None, payload=None, legacy=False):
+    """Write a checkpoint container by hand (another schema or s3kit version)."""
+    import hashlib
+    import json
+    import struct
+
+    if legacy:  # schema 1: magic, sha256(payload), len(payload), pickle
+        path.write_bytes(struct.pack("<8s32sQ", magic, hashlib.sha256(payload).digest(),
+                                     len(payload)) + payload)
+        return path
+    meta = json.dumps(meta).encode()
+    path.write_bytes(struct.pack("<8s32sQI", magic, hashlib.sha256(meta + payload).digest(),
+                                 len(payload), len(meta)) + meta + payload)
+    return path
+
+
+# a pickle that cannot be loaded (its class does not exist): reading it would be a pickle error
+UNLOADABLE = b"cs3kit.simulation\nNoSuchStateClass\n)R."
+
+
+def test_checkpoint_carries_s3kit_and_schema_versions(tmp_path):
+    import s3kit
+    from s3kit.simulation import CHECKPOINT_SCHEMA, checkpoint_info
+
+    path = _mid_run_checkpoint(tmp_path / "state.s3k", CONFIG)
+    assert checkpoint_info(path) == {"schema": CHECKPOINT_SCHEMA, "s3kit": s3kit.__version__}
+    assert Simulation.resume(path).run().results["step"].nunique() == 3
+
+
+@pytest.mark.parametrize("case", ["schema 1", "schema 3"])
+def test_checkpoint_of_another_schema_is_refused_before_unpickling(tmp_path, case):
+    path = tmp_path / "state.s3k"
+    if case == "schema 1":
+        _rewrite(path, magic=b"S3KCKPT1", payload=UNLOADABLE, legacy=True)
+        writer = "s3kit 0.1.0 or earlier"
+    else:
+        _rewrite(path, meta={"schema": 3, "s3kit": "9.9.9"}, payload=UNLOADABLE)
+        writer = "s3kit 9.9.9"
+    with pytest.raises(CheckpointError) as info:
+        Simulation.resume(path, llm=FakeLLM())
+    message = str(info.value)
+    assert f"checkpoint {case} (written by {writer})" in message, message
+    assert "reads schema 2 only: start afresh" in message
+    assert "unpickle" not in message and info.value.__cause__ is None
+
+
+def test_replay_with_a_checkpoint_of_another_schema_starts_afresh(tmp_path):
+    from s3kit.replay import CHECKPOINT_NAME, run_replay
+
+    fresh = run_replay(CONFIG, tmp_path / "fresh", progress=False)
+    out = tmp_path / "run"
+    out.mkdir()
+    _rewrite(out / CHECKPOINT_NAME, magic=b"S3KCKPT1", payload=UNLOADABLE, legacy=True)
+    with pytest.warns(UserWarning, match="cannot resume: .*checkpoint schema 1"):
+        got = run_replay(CONFIG, out, progress=False)
+    pd.testing.assert_frame_equal(got.results, fresh.results)
+
+
+def test_replay_with_a_checkpoint_of_another_configuration_starts_afresh(tmp_path):
+    from s3kit.replay import CHECKPOINT_NAME, run_replay
+
+    other = dict(CONFIG, seed=2, activation_rate=0.3)
+    fresh = run_replay(CONFIG, tmp_path / "fresh", progress=False)
+    out = tmp_path / "run"
+    _mid_run_checkpoint(out / CHECKPOINT_NAME, other)
+    with pytest.warns(UserWarning, match="holds another configuration: starting afresh"):
+        got = run_replay(CONFIG, out, progress=False)
+    pd.testing.assert_frame_equal(got.results, fresh.results)
+    assert not (out / CHECKPOINT_NAME).exists()  # overwritten, then removed when finished
+    # the same configuration's checkpoint is resumed (no warning), to the same results
+    _mid_run_checkpoint(out / CHECKPOINT_NAME, CONFIG)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = run_replay(CONFIG, out, progress=False)
+    pd.testing.assert_frame_equal(again.results, fresh.results)

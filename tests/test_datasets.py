@@ -34,22 +34,15 @@ from s3kit.datasets import (
 )
 from s3kit.datasets.ced import weibo_mid_time
 from s3kit.errors import DataFormatError
+from s3kit.testing.pytest_policy import data_root
 
 MINI = Path(__file__).parent / "fixtures" / "datasets" / "mini"
 LOAD_TIMES: dict[str, float] = {}
-TIME_LIMIT_S = 60.0
 
 
 def shared(name: str) -> Path:
     """The shared dataset folder, or skip (fail under CI) when it is missing."""
-    root = os.environ.get("S3KIT_DATA_DIR")
-    folder = Path(root) / name if root else None
-    if folder is None or not folder.exists():
-        msg = f"shared dataset {name!r} not found (S3KIT_DATA_DIR={root!r})"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return folder
+    return data_root(name) / name
 
 
 def timed(key: str, fn, *args, **kwargs):
@@ -127,7 +120,6 @@ def test_ced_counts_match_raw_files(ced_dir, ced):
     # every repost's parent is the source or another repost of the same event
     reposts = ced.posts[ced.posts["kind"] == "repost"]
     assert reposts["parent_id"].notna().all()
-    assert LOAD_TIMES["ced"] < TIME_LIMIT_S
 
 
 def test_ced_dtypes_and_times(ced):
@@ -190,7 +182,6 @@ def test_trees_counts_match_raw_files(trees):
     assert ds.posts["parent_id"].notna().sum() == n_nodes - len(files)
     counts = collections.Counter(ln.rsplit(":", 1)[0] for ln in label_lines)
     assert collections.Counter(ds.events["label"].dropna()) == counts
-    assert LOAD_TIMES[folder.name] < TIME_LIMIT_S
 
 
 def test_trees_times_from_tweet_ids(trees):
@@ -317,9 +308,7 @@ def test_registry_and_summary_on_shared_data(ced, trees, mcid, rumoureval):
     for folder in root.iterdir():
         if (folder / "tree").is_dir():
             assert folder.name in names
-    assert LOAD_TIMES  # filled by the fixtures above
-    for name, seconds in LOAD_TIMES.items():
-        assert seconds < TIME_LIMIT_S, (name, seconds)
+    assert LOAD_TIMES  # filled by the fixtures above (speed: benchmarks/scale_timings.py)
     print("\nload times (s):", {k: round(v, 2) for k, v in LOAD_TIMES.items()})
 
 

@@ -13,15 +13,11 @@ from s3kit.demographics import (
     tfidf_baseline,
 )
 from s3kit.llm import FakeLLM
+from s3kit.testing.pytest_policy import data_root
 
 
 def _data_dir():
-    root = os.environ.get("S3KIT_DATA_DIR")
-    if root and os.path.isdir(os.path.join(root, "twitter_gender")):
-        return root
-    if os.environ.get("CI"):
-        pytest.fail("S3KIT_DATA_DIR with twitter_gender is required in CI")
-    pytest.skip("shared data not available (set S3KIT_DATA_DIR)")
+    return str(data_root("twitter_gender"))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,3 @@
-import time
 
 import networkx as nx
 import pandas as pd
@@ -293,24 +292,20 @@ def test_user_tiers_partition_users():
     assert star.user_tiers(by="followers")["1"] == "low-impact"  # missing -> 0
 
 
-def test_ten_thousand_users_feed_is_fast():
+def test_ten_thousand_users_feed():
+    """Feeds for 10k users (their speed: benchmarks/scale_timings.py)."""
     ds = generate_sample(n_users=10_000, seed=0)
-    t = time.perf_counter()
     net = SocialNetwork.from_dataset(ds, recommender="popular")
     net.tick(12)
     n = sum(len(net.feed(u, k=10)) for u in net.users)
-    elapsed = time.perf_counter() - t
     assert n > 50_000
-    assert elapsed < 20, f"building + 10k feeds took {elapsed:.1f}s"
 
 
 def test_mcid_follow_graph_stats(shared_data_dir):
     path = shared_data_dir / "mcid_twitter" / "edges.txt"
     edges = pd.read_csv(path, header=None, names=["follower", "followee"], dtype=str)
-    t = time.perf_counter()
     net = SocialNetwork.from_dataset(SocialDataset(name="mcid", follows=edges))
     stats = net.stats()
-    assert time.perf_counter() - t < 10
     e = edges[edges["follower"] != edges["followee"]].drop_duplicates()
     assert stats["edges"] == len(e)
     assert stats["users"] == len(set(e["follower"]) | set(e["followee"]))

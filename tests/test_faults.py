@@ -179,7 +179,7 @@ def test_off_vocab_answer_goes_to_the_counted_fallback(stub):
 def test_replay_through_faults_is_identical_to_fault_free():
     """~90 s on a quiet 2-core machine, up to ~270 s under load; S3KIT_FAULT_REPLAY=0 skips."""
     if os.environ.get("S3KIT_FAULT_REPLAY", "1") == "0":
-        pytest.skip("S3KIT_FAULT_REPLAY=0")
+        pytest.skip("opt-in: S3KIT_FAULT_REPLAY=0")
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
     import sys
     from pathlib import Path

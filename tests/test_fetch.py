@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -15,16 +14,11 @@ from _helpers import serve_http
 
 from s3kit.datasets import fetch_dataset, load_dataset
 from s3kit.datasets.fetch import FETCH_REGISTRY, registry_from_sources, sha256_file
+from s3kit.testing.pytest_policy import data_root
 
 
 def shared_root() -> Path:
-    root = os.environ.get("S3KIT_DATA_DIR")
-    if not root or not (Path(root) / "SOURCES.json").is_file():
-        msg = f"shared data with SOURCES.json not found (S3KIT_DATA_DIR={root!r})"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return Path(root)
+    return data_root("SOURCES.json")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -67,9 +61,7 @@ def test_registry_is_derived_from_sources_and_local_hashes():
 @pytest.mark.parametrize("name", ["tweeteval", "rumoureval2017", "mcid_twitter",
                                   "nlpcc2016_stance", "clue_emotion2020", "twitter_gender"])
 def test_fetch_files_from_local_mirror(name, mirror, tmp_path):
-    root = shared_root()
-    if not (root / name).is_dir():
-        pytest.skip(f"{name} not in the shared data")
+    root = data_root("SOURCES.json", name)
     mdir, url = mirror
     put_files(mdir, root, name)
     out = fetch_dataset(name, dest=tmp_path / "data", base_url=url, progress=False)
@@ -110,10 +102,8 @@ def make_archive(mirror_dir: Path, root: Path, name: str, tamper: str | None = N
 
 
 def test_fetch_archive_from_local_mirror(mirror, tmp_path):
-    root = shared_root()
     name = "twitter15"
-    if not (root / name).is_dir():
-        pytest.skip("twitter15 not in the shared data")
+    root = data_root("SOURCES.json", name)
     mdir, url = mirror
     make_archive(mdir, root, name)
     out = fetch_dataset(name, dest=tmp_path / "data", base_url=url, progress=False)
@@ -130,9 +120,7 @@ def test_fetch_archive_from_local_mirror(mirror, tmp_path):
 
 
 def test_fetch_archive_detects_a_changed_member(mirror, tmp_path):
-    root = shared_root()
-    if not (root / "twitter15").is_dir():
-        pytest.skip("twitter15 not in the shared data")
+    root = data_root("SOURCES.json", "twitter15")
     mdir, url = mirror
     make_archive(mdir, root, "twitter15", tamper="label.txt")
     with pytest.raises(ValueError, match="label.txt"):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -144,10 +143,8 @@ def test_yaml_alias_bomb_is_rejected_fast(tmp_path):
     lines.append("    user: *a11")
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n")
-    t0 = time.perf_counter()
     with time_limit(TIME_LIMIT_S, "config parsing"), pytest.raises(ConfigError, match="alias"):
-        ReplayConfig.from_yaml(path).to_dict()
-    assert time.perf_counter() - t0 < 2.0
+        ReplayConfig.from_yaml(path).to_dict()  # a hang guard, not a speed claim
 
 
 def test_interventions_must_hold_plain_values():

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from _helpers import QuietHandler, serve_http
+from _helpers import QuietHandler, serve_http, time_limit
 
 from s3kit.config import ReplayConfig
 from s3kit.errors import BackendError
@@ -192,10 +192,9 @@ def test_openai_backend_retries_parses_caches_and_hides_key(stub_server, tmp_pat
 def test_openai_backend_gives_up_with_backend_error(tmp_path):
     llm = OpenAILLM("m", base_url="http://127.0.0.1:9/v1", cache=False, max_retries=2,
                     timeout=2, score_mode="parse")
-    start = time.monotonic()
-    with pytest.raises(BackendError, match="after 2 attempts"):
-        llm.generate(["hi"])
-    assert time.monotonic() - start < 30 and llm.stats.calls == 2
+    with time_limit(60, "giving up"), pytest.raises(BackendError, match="after 2 attempts"):
+        llm.generate(["hi"])  # a hang guard, not a speed claim
+    assert llm.stats.calls == 2
 
 
 def test_callstats_reset():

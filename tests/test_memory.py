@@ -123,18 +123,15 @@ def test_datetime_times_and_config_params():
     assert bank.params.memory_size == 2
 
 
-def test_bank_scales_to_10k_agents_quickly():
-    import time
-
+def test_bank_scales_to_10k_agents():
+    """100k deliveries to 10k agents keep the newest 5 each (speed: benchmarks/scale_timings.py)."""
     n = 10_000
     bank = MemoryBank(np.arange(n), embedder=None, memory_size=5)
     rng = np.random.default_rng(1)
     ids = bank.register([f"m{j}" for j in range(200)])
     users = rng.integers(0, n, size=100_000)
     msgs = rng.choice(ids, size=100_000)
-    t = time.perf_counter()
     bank.deliver(users, msgs, kinds="followee", times=rng.uniform(0, 24, size=100_000))
-    assert time.perf_counter() - t < 5.0
     assert bank.sizes().max() == 5
 
 

@@ -1,19 +1,15 @@
 import json
-import os
 from pathlib import Path
 
 import pytest
+
+from s3kit.testing.pytest_policy import data_root
 
 NB = Path(__file__).resolve().parents[1] / "notebooks" / "02_demographic_tuning.ipynb"
 
 
 def _data_dir():
-    root = os.environ.get("S3KIT_DATA_DIR")
-    if root and os.path.isdir(os.path.join(root, "twitter_gender")):
-        return os.path.abspath(root)
-    if os.environ.get("CI"):
-        pytest.fail("S3KIT_DATA_DIR with twitter_gender is required in CI")
-    pytest.skip("shared data not available (set S3KIT_DATA_DIR)")
+    return str(data_root("twitter_gender"))
 
 
 def test_notebook_committed_without_outputs_and_one_parameters_cell():

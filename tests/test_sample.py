@@ -1,6 +1,5 @@
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -119,10 +118,9 @@ def test_seed_event_is_a_realistic_cascade(ds):
     assert posts["post_id"].is_unique and posts["time"].is_monotonic_increasing
 
 
-def test_large_generator_is_fast():
-    t = time.perf_counter()
+def test_large_generator():
+    """10k users (its speed: benchmarks/scale_timings.py)."""
     big = generate_sample(n_users=10_000, seed=0)
-    assert time.perf_counter() - t < 10
     assert len(big.users) == 10_000 and len(big.follows) > 50_000
     assert np.isclose(len(big.follows) / 10_000, 10, rtol=0.3)
 

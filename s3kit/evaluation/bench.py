@@ -1146,6 +1146,16 @@ def results_table(results: dict) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- CLI
 
 
+def _task_list(value: str) -> list[str]:
+    """``--tasks a,b``: the names, each a known task (else argparse's one-line error, exit 2)."""
+    tasks = [t.strip() for t in value.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise argparse.ArgumentTypeError(
+            f"unknown task(s) {unknown or [value]}; known: {','.join(TASKS)}")
+    return tasks
+
+
 def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``s3kit bench`` on an argparse sub-parser set (called by ``s3kit.cli``)."""
     p = subparsers.add_parser("bench", help="benchmark against real behaviour (docs/evaluation.md)",
@@ -1161,7 +1171,7 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model name (default: the backend's)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible server URL")
     p.add_argument("--quick", action="store_true", help="small sizes (< 10 min on 2 cores)")
-    p.add_argument("--tasks", default=None,
+    p.add_argument("--tasks", default=None, type=_task_list,
                    help=f"comma-separated subset of: {','.join(TASKS)}")
     p.add_argument("--seed", type=int, default=0, help="master seed")
     p.add_argument("--tune", type=int, default=0, metavar="STEPS",
@@ -1176,7 +1186,7 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def bench_main(args: argparse.Namespace) -> int:
     """Entry point of ``s3kit bench`` (argparse namespace from :func:`add_bench_parser`)."""
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    tasks = args.tasks
     res = run_bench(args.train_dir, args.eval_dir, out=args.out, backend=args.backend,
                     quick=args.quick, progress=not args.quiet, model=args.model,
                     base_url=args.base_url, tasks=tasks, seed=args.seed, tune=args.tune,
