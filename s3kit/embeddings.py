@@ -322,8 +322,9 @@ class LLMStateEmbedder(BaseEmbedder):
                               else int(x) for x in self.layers]
         self.dim = info["hidden_size"] * len(self.layer_indices)
         adapter = f"+{llm.adapter}" if getattr(llm, "adapter", None) else ""
+        # the dtype is part of the name: the on-disk cache never mixes bf16 and fp32 vectors
         self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self.layer_indices))}"
-                     f"-t{self.max_tokens}")
+                     f"-t{self.max_tokens}-{info.get('dtype') or 'float32'}")
         super().__init__(cache_dir=cache_dir, batch_size=batch_size)
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -556,11 +556,11 @@ class EmbeddedLLM(CachedBackend):
 
     # ------------------------------------------------------------------ representations
     def layer_info(self) -> dict:
-        """``{"n_layers": ..., "hidden_size": ...}`` of the loaded network (loads it)."""
+        """``{"n_layers", "hidden_size", "dtype"}`` of the loaded network (loads it)."""
         self.ensure_loaded()
         config = self._net.config
         return {"n_layers": int(config.num_hidden_layers),
-                "hidden_size": int(config.hidden_size)}
+                "hidden_size": int(config.hidden_size), "dtype": self._dtype_name}
 
     def hidden_states(self, texts: Sequence[str], layers: Sequence[int],
                       max_tokens: int = 96) -> np.ndarray:
