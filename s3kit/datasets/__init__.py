@@ -11,8 +11,9 @@ from .clue import load_clue_emotion
 from .fetch import fetch_dataset
 from .mcid import load_mcid
 from .nlpcc import load_nlpcc_stance
-from .registry import available_datasets, load_dataset, summarize_datasets
+from .registry import available_datasets, dataset_format, load_dataset, summarize_datasets
 from .rumoureval import load_rumoureval
+from .tidy import is_tidy_folder, load_tidy
 from .tweeteval import load_tweeteval
 from .twitter_gender import load_twitter_gender
 from .twitter_trees import load_twitter_trees
@@ -21,13 +22,16 @@ __all__ = [
     "SocialDataset",
     "available_datasets",
     "data_dir",
+    "dataset_format",
     "fetch_dataset",
+    "is_tidy_folder",
     "load_ced",
     "load_clue_emotion",
     "load_dataset",
     "load_mcid",
     "load_nlpcc_stance",
     "load_rumoureval",
+    "load_tidy",
     "load_tweeteval",
     "load_twitter_gender",
     "load_twitter_trees",
