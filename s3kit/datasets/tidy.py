@@ -43,7 +43,7 @@ from .base import (
 )
 
 __all__ = ["TABLES", "META_FILE", "REQUIRED", "is_tidy_folder", "table_files", "read_meta",
-           "parse_times", "cast_values", "read_table", "load_tidy", "write_tidy",
+           "parse_times", "cast_values", "read_table", "load_tidy", "write_tidy", "write_table",
            "csv_line_numbers"]
 
 #: table name -> columns of the data model and their dtypes
@@ -377,7 +377,7 @@ def check_frame(df: pd.DataFrame, table: str, dtypes: dict[str, str], timezone: 
                         f"empty value ({len(empty)} rows in this block; expected an id)"))
     for col in df.columns:
         dtype = dtypes.get(col)
-        if dtype is None:
+        if dtype is None or str(df[col].dtype) == dtype:  # typed already (parquet)
             continue
         try:
             _, bad = cast_values(df[col], dtype, timezone)
@@ -398,9 +398,8 @@ def _typed(df: pd.DataFrame, dtypes: dict[str, str], timezone: str) -> pd.DataFr
     for col in df.columns:
         dtype = dtypes.get(col)
         if dtype is not None:
-            df[col] = cast_values(df[col], dtype, timezone)[0].to_numpy()
-            if dtype == "string" or dtype.startswith("datetime64"):
-                df[col] = df[col].astype(dtype)
+            if str(df[col].dtype) != dtype:
+                df[col] = cast_values(df[col], dtype, timezone)[0]
         elif df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
             num = pd.to_numeric(df[col], errors="coerce")
             present = df[col].notna()
@@ -465,6 +464,24 @@ def load_tidy(path: str | os.PathLike, name: str | None = None, progress: bool =
     return SocialDataset(name=ds_name, source=str(meta.get("source") or folder), **frames)
 
 
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write one table as ``.parquet`` or ``.csv`` (by the suffix of ``path``).
+
+    CSV: UTF-8, every text field quoted (a lone carriage return inside a post must not end
+    the record), times as ISO-8601 with their UTC offset, missing values empty.
+    """
+    path = Path(path)
+    if path.name.endswith((".parquet", ".parquet.tmp")):
+        frame.to_parquet(path, index=False)
+        return path
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    out.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
+    return path
+
+
 def write_tidy(ds: SocialDataset, path: str | os.PathLike, format: str = "parquet",  # noqa: A002
                notes: list[str] | None = None) -> Path:
     """Write a dataset as a tidy folder (all five tables + ``dataset.json``).
@@ -491,15 +508,7 @@ def write_tidy(ds: SocialDataset, path: str | os.PathLike, format: str = "parque
         for s in SUFFIXES:
             (folder / f"{table}{s}").unlink(missing_ok=True)
         target = folder / f"{table}.{format}"
-        if format == "parquet":
-            df.to_parquet(target, index=False)
-        else:
-            out = df.copy()
-            for col in out.columns:
-                if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                    out[col] = out[col].map(lambda t: t.isoformat() if pd.notna(t) else None)
-            # every text field quoted: a lone "\r" inside a tweet must not end the record
-            out.to_csv(target, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
+        write_table(df, target)
         meta["tables"][table] = {"file": target.name, "rows": int(len(df)),
                                  "dtypes": {c: str(t) for c, t in df.dtypes.items()}}
     tmp = folder / f".{META_FILE}.tmp"
