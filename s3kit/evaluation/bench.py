@@ -51,7 +51,7 @@ from .metrics import (
     spread_nrmse,
     trend_rmse,
 )
-from .tasks import T_KNOWN, TASK_DATASETS
+from .tasks import TASK_DATASETS
 
 __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "results_table",
            "write_results", "add_bench_parser", "bench_main", "predict_labels"]
@@ -934,7 +934,8 @@ def _run_task(name: str, data: _Data, llm, sizes: BenchSizes, seed: int, progres
     reasons = []
     names = list(TASK_DATASETS[name])
     if name in ("spread",):
-        names += [n for n in data.eval_names if n not in T_KNOWN]
+        names += data.tree_datasets()
+    names += [n for n in data.own_datasets() if n not in names]  # own data: every task
     for ds_name in names:
         pair = data.pair(ds_name)
         if isinstance(pair, str):

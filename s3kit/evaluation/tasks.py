@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..datasets import available_datasets, load_dataset
+from ..datasets import available_datasets, dataset_format, load_dataset
 from ..datasets.base import SocialDataset
 
 __all__ = [
@@ -68,12 +68,16 @@ EMOTION_LEVELS = {
     "anger": "intense", "fear": "intense", "surprise": "intense",
     # TweetEval emotion
     "optimism": "calm", "joy": "moderate",
+    # own data (tidy labels with task "emotion") may use the levels themselves
+    "calm": "calm", "moderate": "moderate", "intense": "intense",
 }
 
 #: Stance label -> S3 attitude (binary); labels not listed (none, query, comment) are dropped.
 STANCE_ATTITUDE = {
     "favor": "positive", "support": "positive",
     "against": "negative", "deny": "negative",
+    # own data (tidy labels with task "attitude") may use the attitudes themselves
+    "positive": "positive", "negative": "negative",
 }
 
 #: What a TweetEval stance task is about (the attitude prompt's topic).
@@ -149,7 +153,12 @@ class DatasetPairs:
 
     def tree_datasets(self) -> list[str]:
         """Eval-side folders of unknown name (Twitter15-style trees such as twitter16)."""
-        return [n for n in self.eval_names if n not in T_KNOWN]
+        return [n for n in self.eval_names if n not in T_KNOWN and n not in self.own_datasets()]
+
+    def own_datasets(self) -> list[str]:
+        """Eval-side folders in the tidy format (a user's own data): they feed every task."""
+        root = self.eval_dir or self.train_dir
+        return [n for n in self.eval_names if dataset_format(n, root) == "tidy"]
 
     def pair(self, name: str):
         """``(train, eval)`` SocialDatasets, or a string saying why not."""
@@ -352,8 +361,8 @@ def attitude_task(train: SocialDataset, eval: SocialDataset, dataset: str | None
     """
     def items(ds: SocialDataset) -> pd.DataFrame:
         if len(ds.labels):
-            lab = ds.labels[ds.labels["task"].astype("string").str.startswith("stance").fillna(
-                False)]
+            lab = ds.labels[ds.labels["task"].astype("string").str.startswith(
+                ("stance", "attitude")).fillna(False)]
             topic = (lab["target"].astype("string") if "target" in lab.columns
                      else lab["task"].astype("string").map(STANCE_TOPICS))
             topic = topic.fillna(lab["task"].astype("string"))
