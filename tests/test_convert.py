@@ -188,3 +188,13 @@ def test_dataframe_keeps_other_columns(tmp_path):
     assert ds.posts["likes"].tolist() == [3, 4]
     back = load_tidy(convert_table(df, tmp_path / "df", user_col="u", time_col="t"))
     assert back.posts["likes"].tolist() == [3, 4]
+
+
+def test_table_parent_outside_the_table_is_kept_aside(tmp_path):
+    df = pd.DataFrame({"u": ["a", "b"], "pid": ["1", "2"], "par": [None, "99"]})
+    ds = dataset_from_frame(df, user_col="u", post_col="pid", parent_col="par")
+    assert ds.posts["parent_id"].isna().all() and ds.posts["parent_ref"].tolist()[1] == "99"
+    dup = pd.DataFrame({"u": ["a", "b"], "pid": ["1", "1"]})
+    with pytest.raises(DataFormatError, match="duplicate post id") as err:
+        dataset_from_frame(dup, user_col="u", post_col="pid")
+    assert (err.value.record, err.value.field) == (1, "pid")

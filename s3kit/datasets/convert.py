@@ -519,8 +519,9 @@ def dataset_from_frame(df: pd.DataFrame, *, table: str = "posts", user_col: str 
         user_col: the column of ``user_id`` (posts' author, or the user of a users row).
         time_col: the column of ``time`` (posts).
         text_col: the column of ``text`` (posts).
-        post_col: the column of ``post_id`` (default: the row number).
-        parent_col: the column of ``parent_id`` (the post replied to / reposted).
+        post_col: the column of ``post_id`` (default: the row number; ids must be unique).
+        parent_col: the column of ``parent_id`` (the post replied to / reposted); an id that
+            is not a post of the table moves to ``parent_ref`` (``parent_id`` left empty).
         event_col: the column of ``event_id`` (cascade, thread).
         kind_col: the column of ``kind`` (original / repost / reply).
         follower_col: the follower column of ``table="follows"``.
@@ -588,6 +589,21 @@ def dataset_from_frame(df: pd.DataFrame, *, table: str = "posts", user_col: str 
         return SocialDataset(name=name, source=source, users=out)
     if "post_id" not in out.columns:
         out.insert(0, "post_id", [str(i) for i in range(len(out))])
+    else:
+        ids = out["post_id"].astype("string").str.strip()
+        bad = np.flatnonzero((ids.isna() | (ids == "") | ids.duplicated()).to_numpy(bool))
+        if len(bad):
+            i = int(bad[0])
+            what = "empty id" if pd.isna(ids.iloc[i]) or ids.iloc[i] == "" else (
+                f"duplicate post id {ids.iloc[i]!r}")
+            raise DataFormatError(where, record=i + record_offset, field=post_col, reason=what)
+        out["post_id"] = ids
+    if "parent_id" in out.columns:  # a parent outside the table: keep it aside, not dangling
+        par = out["parent_id"].astype("string").str.strip().replace("", pd.NA)
+        dangling = par.notna() & ~par.isin(out["post_id"].astype("string"))
+        out["parent_id"] = par.where(~dangling)
+        if dangling.any():
+            out["parent_ref"] = par.where(dangling)
     users = pd.DataFrame({"user_id": list(dict.fromkeys(out["user_id"].tolist()))})
     return SocialDataset(name=name, source=source, users=users, posts=out)
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError
+from ._common import decode_utf8, parse_json, read_bytes
 from .base import (
     EVENT_COLUMNS,
     FOLLOW_COLUMNS,
@@ -44,7 +45,7 @@ from .base import (
 
 __all__ = ["TABLES", "META_FILE", "REQUIRED", "is_tidy_folder", "table_files", "read_meta",
            "parse_times", "cast_values", "read_table", "load_tidy", "write_tidy", "write_table",
-           "csv_line_numbers"]
+           "csv_line_numbers", "locate_csv_error"]
 
 #: table name -> columns of the data model and their dtypes
 TABLES: dict[str, dict[str, str]] = {
@@ -119,11 +120,7 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
     path = Path(folder) / META_FILE
     if not path.is_file():
         return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise DataFormatError(path, record=getattr(err, "lineno", None),
-                              reason=f"not valid JSON ({err})") from None
+    meta = parse_json(decode_utf8(read_bytes(path), path), path)
     if not isinstance(meta, dict):
         raise DataFormatError(path, record="top-level value", reason="expected a JSON object")
     tz = meta.get("timezone", "UTC")
@@ -317,7 +314,8 @@ def read_table(path: str | os.PathLike, table: str, meta: dict | None = None,
         try:
             df = pq.read_table(path, columns=columns).to_pandas()
         except (OSError, ValueError, TypeError, KeyError) as err:
-            raise DataFormatError(path, reason=f"cannot read parquet file: {err}") from None
+            raise DataFormatError(path, field=table,
+                                  reason=f"cannot read parquet file: {err}") from None
         row_name = _parquet_row
     else:
         try:
@@ -326,7 +324,8 @@ def read_table(path: str | os.PathLike, table: str, meta: dict | None = None,
         except pd.errors.EmptyDataError:
             df = pd.DataFrame(columns=list(TABLES[table]))
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError) as err:
-            raise DataFormatError(path, record=_parser_line(err),
+            line, field = locate_csv_error(path, err)
+            raise DataFormatError(path, record=line, field=field,
                                   reason=f"not a readable CSV file ({_short(err)})") from None
         row_name = None
     df.columns = [str(c) for c in df.columns]
@@ -347,9 +346,38 @@ def _short(err: Exception) -> str:
     return str(err).strip().splitlines()[-1][:200] if str(err).strip() else type(err).__name__
 
 
-def _parser_line(err: Exception) -> int | None:
+def locate_csv_error(path: str | os.PathLike, err: Exception) -> tuple[int | None, str]:
+    """``(line, field)`` of the first place pandas could not read in a CSV.
+
+    Scans the file once: the first line that is not UTF-8, or the first record whose field
+    count differs from the header's (``field="columns"``), or an unterminated quote
+    (``field="quote"``); else the line pandas names, if any.
+    """
+    path = Path(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return lineno, "encoding"
+        with _open_text(path) as fh:
+            reader = csv.reader(fh, strict=True)
+            width = None
+            start = 1
+            for row in reader:
+                if width is None:
+                    width = len(row)
+                elif row and len(row) > width:
+                    return start, "columns"
+                start = reader.line_num + 1
+    except csv.Error:
+        return start, "quote"
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None, "file"
     m = re.search(r"line (\d+)", str(err))
-    return int(m.group(1)) if m else None
+    return (int(m.group(1)) if m else None), "columns"
 
 
 def check_frame(df: pd.DataFrame, table: str, dtypes: dict[str, str], timezone: str = "UTC",

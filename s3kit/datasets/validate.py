@@ -16,7 +16,6 @@ Nothing is ever written to the folder.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from .tidy import (
     check_frame,
     csv_line_numbers,
     is_tidy_folder,
+    locate_csv_error,
     read_meta,
     table_files,
 )
@@ -121,7 +121,8 @@ def _blocks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                 pa.default_memory_pool().release_unused()
                 yield frame
         except (OSError, ValueError, TypeError, KeyError) as err:
-            raise DataFormatError(path, reason=f"cannot read parquet file: {err}") from None
+            raise DataFormatError(path, field=path.name.split(".")[0],
+                                  reason=f"cannot read parquet file: {err}") from None
         return
     try:
         reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
@@ -133,8 +134,8 @@ def _blocks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         return
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError) as err:
         msg = str(err).strip().splitlines()[-1][:200] if str(err).strip() else type(err).__name__
-        m = re.search(r"line (\d+)", str(err))
-        raise DataFormatError(path, record=int(m.group(1)) if m else None,
+        line, field = locate_csv_error(path, err)
+        raise DataFormatError(path, record=line, field=field,
                               reason=f"not a readable CSV file ({msg})") from None
 
 
