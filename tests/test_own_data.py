@@ -97,3 +97,22 @@ def test_quick_bench_runs_on_the_converted_folder(converted, tmp_path):
     assert res["tasks"]["spread"]["dataset"] == "higgs"
     written = json.loads((tmp_path / "r.json").read_text())
     assert written["skipped"] == res["skipped"]
+
+
+def test_dashboard_opens_the_converted_folder(converted):
+    pytest.importorskip("ipywidgets")
+    from s3kit.widgets import ReplayDashboard
+
+    dash = ReplayDashboard({"backend": "fake", "n_steps": 3, "generate_posts": False,
+                            "dataset": str(converted)})
+    try:
+        assert dash.wait(120)
+        assert "s3kit-dataset" in dash.dataset._dom_classes
+        assert dash.dataset.continuous_update is False
+        assert dash.simulation_ is not None, dash.status.value
+        assert dash.simulation_.network.stats()["users"] > 10
+        dash.step()
+        assert dash.wait(120) and dash.current_step == 1
+    finally:
+        dash.pause()
+        dash.wait(60)
