@@ -2,7 +2,9 @@
 
 ``load_dataset(name)`` / ``available_datasets()`` / ``summarize_datasets()`` work on a folder
 laid out like ``shared/data`` (``$S3KIT_DATA_DIR``); ``fetch_dataset(name)`` downloads one.
-See docs/datasets.md for formats, time zones and choices.
+Your own data: the tidy folder format (:mod:`.tidy`, ``SocialDataset.to_dir``), converters
+from common exports (:mod:`.convert`) and a streaming checker (:mod:`.validate`,
+``validate_folder``). See docs/datasets.md for formats, time zones and choices.
 """
 
 from .base import SocialDataset, data_dir
@@ -17,6 +19,7 @@ from .tidy import is_tidy_folder, load_tidy
 from .tweeteval import load_tweeteval
 from .twitter_gender import load_twitter_gender
 from .twitter_trees import load_twitter_trees
+from .validate import validate_folder
 
 __all__ = [
     "SocialDataset",
@@ -36,4 +39,5 @@ __all__ = [
     "load_twitter_gender",
     "load_twitter_trees",
     "summarize_datasets",
+    "validate_folder",
 ]

@@ -1149,10 +1149,10 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="benchmark against real behaviour (DESIGN.md §4)",
                               description="Run the s3kit benchmark and write results JSON.")
     p.add_argument("--train-dir", required=True,
-                   help="folder laid out like shared/data: fit/tune on it")
+                   help="folder laid out like shared/data, or a tidy folder: fit/tune on it")
     p.add_argument("--eval-dir", default=None,
-                   help="folder to evaluate on (default: a deterministic validation split "
-                        "of --train-dir)")
+                   help="folder to evaluate on, same kinds (default: a deterministic "
+                        "validation split of --train-dir)")
     p.add_argument("--out", default="results.json", help="results JSON path")
     p.add_argument("--backend", default="embedded", choices=("embedded", "openai", "fake"),
                    help="LLM backend (fake: plumbing tests only)")
