@@ -116,3 +116,29 @@ def test_dashboard_opens_the_converted_folder(converted):
     finally:
         dash.pause()
         dash.wait(60)
+
+
+def test_own_labels_feed_the_matching_bench_tasks(tmp_path):
+    """A labels table with task emotion / attitude / gender feeds those benchmark tasks."""
+    rows = []
+    for i in range(24):
+        rows += [(f"so calm and quiet today {i}", "calm", "emotion"),
+                 (f"this is FURIOUS rage {i}!!", "intense", "emotion"),
+                 (f"pleased enough with it {i}", "moderate", "emotion"),
+                 (f"I support the new park {i}", "positive", "attitude"),
+                 (f"the new park is a bad idea {i}", "negative", "attitude"),
+                 (f"as a mother of two {i}", "female", "gender"),
+                 (f"as a father of two {i}", "male", "gender")]
+    labels = pd.DataFrame(rows, columns=["text", "label", "task"])
+    labels["split"] = np.where(np.arange(len(labels)) % 4 == 0, "test", "train")
+    folder = tmp_path / "class_labels"
+    folder.mkdir()
+    labels.to_csv(folder / "labels.csv", index=False)
+    assert validate_folder(folder) == []
+    res = run_bench(folder, folder, out=None, backend="fake", quick=True, progress=False,
+                    print_table=False, tasks=["emotion", "attitude", "gender", "repost"])
+    assert set(res["tasks"]) == {"emotion", "attitude", "gender"}, res["skipped"]
+    for task in ("emotion", "attitude", "gender"):
+        assert res["tasks"][task]["dataset"] == "class_labels"
+        assert res["tasks"][task]["n"] > 0
+    assert "class_labels: no follow graph" in res["skipped"]["repost"]

@@ -91,6 +91,7 @@ STANCE_TOPICS = {
 
 #: Topic names of the NLPCC-2016 targets, in English (prompts stay Chinese for Weibo text).
 _EMOTIONS3 = ("calm", "moderate", "intense")
+_GENDERS = {"male": "male", "female": "female", "m": "male", "f": "female"}
 _ATTITUDES = ("negative", "positive")
 
 
@@ -449,14 +450,20 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
 
     Twitter gender: ``gender`` male/female (brand/unknown dropped) with
     ``gender_confidence >= min_confidence``; the bio and the user's tweet. CED: source authors'
-    ``m``/``f`` gender; their source post (Weibo has no bio in CED).
+    ``m``/``f`` gender; their source post (Weibo has no bio in CED). Own data may also give
+    ``labels`` rows with task ``gender`` (a text by a male/female author, no bio).
     """
     def items(ds: SocialDataset) -> pd.DataFrame:
         users = ds.users
+        lab = ds.labels[ds.labels["task"].astype("string").str.lower().eq("gender").fillna(
+            False)]
+        labelled = pd.DataFrame({  # own data: labelled text (task "gender"), no user
+            "user_id": pd.NA, "bio": pd.NA, "text": lab["text"].astype("string").to_numpy(),
+            "label": lab["label"].astype("string").str.lower().map(_GENDERS).to_numpy(),
+        }).dropna(subset=["label"])
         if "gender" not in users.columns:
-            return pd.DataFrame()
-        g = users["gender"].astype("string").str.lower().map(
-            {"male": "male", "female": "female", "m": "male", "f": "female"})
+            return labelled.reset_index(drop=True)
+        g = users["gender"].astype("string").str.lower().map(_GENDERS)
         keep = g.notna()
         if "gender_confidence" in users.columns:
             conf = pd.to_numeric(users["gender_confidence"], errors="coerce")
@@ -466,12 +473,14 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
                       .set_index("user_id")["text"])
         bio = u["bio"].astype("string") if "bio" in u.columns else pd.Series(pd.NA,
                                                                             index=u.index)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "user_id": u["user_id"].astype(str).to_numpy(),
             "bio": bio.to_numpy(),
             "text": u["user_id"].map(first_post).astype("string").to_numpy(),
             "label": u["label"].to_numpy(),
-        }).reset_index(drop=True)
+        })
+        return (pd.concat([out, labelled], ignore_index=True) if len(labelled)
+                else out.reset_index(drop=True))
 
     ev = items(eval)
     if ev.empty:
