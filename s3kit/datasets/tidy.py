@@ -67,6 +67,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 META_FILE = "dataset.json"
 SUFFIXES = (".parquet", ".csv", ".csv.gz")
 _OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$")
+_DTYPE = re.compile(r"string|str|object|bool|boolean|U?[Ii]nt(8|16|32|64)|float(16|32|64)|"
+                    r"datetime64\[(s|ms|us|ns)(, ?UTC)?\]", re.IGNORECASE)
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
 
@@ -134,6 +136,16 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
         raise DataFormatError(path, field="tables",
                               reason="expected {table: {dtypes: {column: dtype}}}")
+    for table, spec in tables.items():
+        dtypes = spec.get("dtypes", {})
+        if not isinstance(dtypes, dict):
+            raise DataFormatError(path, field=f"tables.{table}.dtypes",
+                                  reason="expected {column: dtype}")
+        for col, dtype in dtypes.items():
+            if not (isinstance(dtype, str) and _DTYPE.fullmatch(dtype.strip())):
+                raise DataFormatError(path, field=f"tables.{table}.dtypes.{col}",
+                                      reason=f"unsupported dtype {dtype!r} (expected string, "
+                                      "Int64, float64, boolean or datetime64[ns, UTC])")
     return meta
 
 
@@ -218,10 +230,12 @@ def cast_values(values: pd.Series, dtype: str, timezone: str = "UTC"
     values = pd.Series(values).reset_index(drop=True)
     if dtype.startswith("datetime64"):
         t, bad = parse_times(values, timezone)
-        unit = re.match(r"datetime64\[(\w+)", dtype)
-        if unit and unit.group(1) in ("s", "ms", "us", "ns"):
-            t = t.astype(f"datetime64[{unit.group(1)}, UTC]")
-        return t, bad
+        m = re.match(r"datetime64\[(\w+)", dtype)
+        unit = m.group(1) if m and m.group(1) in ("s", "ms", "us", "ns") else "ns"
+        if "utc" not in dtype.lower():  # a zone-less column: wall time in the folder's zone
+            return t.dt.tz_convert(timezone).dt.tz_localize(None).astype(
+                f"datetime64[{unit}]"), bad
+        return t.astype(f"datetime64[{unit}, UTC]"), bad
     if values.dtype.kind in "biufM" or isinstance(values.dtype, pd.BooleanDtype):
         try:  # already typed (parquet): a plain cast
             return values.astype(dtype), np.zeros(len(values), bool)
