@@ -142,3 +142,17 @@ def test_own_labels_feed_the_matching_bench_tasks(tmp_path):
         assert res["tasks"][task]["dataset"] == "class_labels"
         assert res["tasks"][task]["n"] > 0
     assert "class_labels: no follow graph" in res["skipped"]["repost"]
+
+
+def test_calibrated_bench_on_own_data_without_labels_falls_back_to_zero_shot(converted):
+    """Heads are fitted on own data too (the action head from its cascades + follows); with no
+    emotion/attitude labels the agents cannot decide with heads: zero-shot, said so."""
+    res = run_bench(converted, converted, out=None, backend="fake", quick=True, progress=False,
+                    print_table=False, tasks=["repost", "spread"], decisions="calibrated",
+                    representation="hashing")
+    assert res["decisions"] == "zero_shot"
+    assert "emotion" in res["heads"]["not_used"] and "attitude" in res["heads"]["not_used"]
+    skipped = res["heads"]["skipped"]  # own data is offered to every head:
+    assert not any(r.startswith("higgs") for r in skipped["action"])  # the action head fits
+    assert "higgs: no labelled items on both sides" in skipped["emotion"]
+    assert {"repost", "spread"} <= set(res["tasks"])

@@ -56,6 +56,9 @@ from .tasks import TASK_DATASETS
 __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "results_table",
            "write_results", "add_bench_parser", "bench_main", "predict_labels"]
 
+#: Heads a calibrated agent decides with (a replay needs all three).
+SIMULATION_HEADS = ("emotion", "attitude", "action")
+
 #: Task names of the contract, in report order.
 TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender", "content", "spread",
          "emotion_trend", "attitude_trend")
@@ -897,6 +900,13 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
                             "training_data_digest": heads.info["training_data_digest"],
                             "fitted_on": "train side only", "skipped": heads.info["skipped"],
                             "seconds": round(time.perf_counter() - t0, 1)}
+        missing = sorted(set(SIMULATION_HEADS) - set(heads.heads))
+        if missing:  # e.g. a train dir of own data without emotion/attitude labels
+            results["heads"]["not_used"] = (
+                f"the train side has no items for the {', '.join(missing)} head(s) the "
+                "agents decide with: zero-shot decisions instead")
+            heads, mode = None, "zero_shot"
+            results["decisions"] = mode
     raw: dict[str, dict] = {}
     bar = tqdm(names, desc="bench", disable=not progress)
     for name in bar:
