@@ -41,6 +41,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,17 +62,18 @@ INTERACTIONS = {"RT": ("repost", True), "RE": ("reply", True), "MT": ("original"
 _ALIASES = {"RETWEET": "RT", "REPLY": "RE", "MENTION": "MT"}
 
 
-def _open_binary(path: Path):
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # noqa: SIM115
+        return fh.read(2) == b"\x1f\x8b"
 
 
 def _lines(path: Path, comment: str) -> Iterator[tuple[int, str | None, str | None]]:
     """``(lineno, text, decode_error)`` of the data lines (comments and blanks skipped)."""
+    gz = _is_gzip(path)
+    lineno = 0
     try:
-        with _open_binary(path) as fh:
-            for lineno, raw in enumerate(fh, start=1):
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):  # noqa: B007 - used in the except
                 try:
                     line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").strip()
                 except UnicodeDecodeError as err:
@@ -80,8 +82,9 @@ def _lines(path: Path, comment: str) -> Iterator[tuple[int, str | None, str | No
                 if not line or (comment and line[0] in comment):
                     continue
                 yield lineno, line, None
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataFormatError(path, reason=f"cannot read file: {err}") from None
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+        raise DataFormatError(path, record=lineno + 1, field="gzip" if gz else "file",
+                              reason=f"cannot read {'gzip ' if gz else ''}file: {err}") from None
 
 
 def _splitter(line: str, delimiter: str | None):
