@@ -132,3 +132,9 @@ def test_raw_edge_list_and_interactions_stream(tmp_path, capsys):
         ("a.txt", 2, "timestamp"), ("a.txt", 3, "interaction"), ("a.txt", 4, "line")}
     assert main(["data", "validate", str(act), "--from", "interactions"]) == 1
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_a_data_folder_checks_each_dataset(tmp_path):
+    write(tmp_path / "ok", CLEAN)
+    write(tmp_path / "bad", {"follows.csv": "follower,followee\na,\n"})
+    assert found(validate_folder(tmp_path)) == {("follows.csv", 2, "followee")}

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..errors import DataFormatError
 from .convert import iter_edge_lines, iter_interaction_lines
-from .registry import LOADERS, _is_trees
+from .registry import LOADERS, _is_trees, available_datasets
 from .tidy import (
     TABLES,
     _dtypes,
@@ -258,7 +258,8 @@ def validate_folder(path: str | os.PathLike, chunk_rows: int = 250_000, max_per_
     r"""Check a data folder (tidy format or a public format) and list its problems.
 
     Args:
-        path: the folder (or a single tidy table file such as ``posts.csv``).
+        path: the folder (or a single tidy table file such as ``posts.csv``); a data folder
+            laid out like ``shared/data`` has each of its datasets checked.
         chunk_rows: rows per block when streaming a tidy table.
         max_per_field: problems listed per (file, field, kind); the rest are counted.
 
@@ -292,6 +293,10 @@ def validate_folder(path: str | os.PathLike, chunk_rows: int = 250_000, max_per_
     known = _validate_known(p)
     if known is not None:
         return known
+    names = available_datasets(p)  # a data folder laid out like shared/data: each dataset
+    if names:
+        return [problem for name in names
+                for problem in validate_folder(p / name, chunk_rows, max_per_field)]
     return [Problem(str(p), None, None,
                     "not a folder in a supported format (expected the tidy format: "
                     "users/follows/posts/events/labels .csv or .parquet; or a public dataset "
