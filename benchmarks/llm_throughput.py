@@ -91,7 +91,7 @@ def throughput(model: str, dtype: str, quick: bool) -> dict:
     lens = [len(tok(p)["input_ids"]) for p in prompts]
     print(f"\n== {model} dtype={dtype} (torch threads={torch.get_num_threads()}, "
           f"load {load_s:.1f}s, prompt tokens {min(lens)}-{max(lens)}, mean {np.mean(lens):.0f}; "
-          f"+{len(llm._encode(llm._template(SYSTEM)[0]))} shared system tokens) ==")
+          f"+{len(llm._encode(llm.prompt_template(SYSTEM)[0]))} shared system tokens) ==")
     llm.score(prompts[:2], OPTIONS, system=SYSTEM)  # warm-up + prefix KV
     results = {}
     for batch, n in ((1, 4 if quick else 8), (16, 16 if quick else 32), (64, 64)):
@@ -126,7 +126,7 @@ def throughput(model: str, dtype: str, quick: bool) -> dict:
     # prompt every time, no batching, no prefix reuse), as an agent loop that parses free text
     # would. Two caps: until end-of-turn or 40 tokens (the config's max_new_tokens), and a
     # tight 8 tokens (a lower bound on what parsing a one-word answer needs).
-    net = llm._net
+    net = llm.base_model
     n_naive = 4 if quick else 8
     for cap in (40, 8):
         start = time.perf_counter()

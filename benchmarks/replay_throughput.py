@@ -1,30 +1,39 @@
-"""Throughput of s3kit's batched engine vs a naive S3-style loop, and scaling with population.
+"""Throughput and scale of population replays (calibrated agents) vs a naive S3-style loop.
 
-    python benchmarks/replay_throughput.py [--backend embedded] [--naive 24] [--agents 1000 10000]
+    python benchmarks/replay_throughput.py                      # every part
+    python benchmarks/replay_throughput.py --parts engine       # one part
+    python benchmarks/replay_throughput.py --parts scale --agents 10000 --steps 24
 
-What it measures, in one process, same model, same machine, same prompts:
+Each part runs in its own process, so its peak RSS is its own (``ru_maxrss`` of that child).
+Every figure is measured, on the embedded default model, with the default decision path
+(``decisions: auto`` = calibrated heads), a fresh answer cache and fresh representations (the
+answer cache is off; text representations are kept in memory for the run only).
 
-1. **s3kit engine**: one ``Simulation`` step where ``--decide`` agents are active; agents go in
-   chunks, and each decision kind (emotion, attitude, action) of a chunk is one batched
-   ``llm.score`` call (length-bucketed, shared system prefix, compact prompts, identical
-   prompts scored once, each agent's prompt head reused from the prefix cache).
-   Agent-decisions/s = LLM decisions the agents needed (agents that read something x 3,
-   ``Simulation.n_decisions_``) / wall time of the whole step (environment included).
-2. **naive S3-style loop**: the very prompts the engine sent (``Simulation.last_decisions``,
-   same system prompt), one agent at a time, one chat *generation* per decision
-   (prefix cache off), answer parsed by keyword, twice: answers capped at 8 tokens (a lower
-   bound: most answers are cut before they name an option) and at 40 (until the end of turn,
-   as a loop that needs a parseable answer must); agent-decisions/s over ``--naive``
-   decisions. The ratio of the two is printed, with the load average (the machine may be
-   shared: compare the ratio, measured in the same run, rather than absolute rates).
-3. **scaling**: time per step (and peak RSS) for 1k and 10k agents on the MCID-Twitter graph
-   (``$S3KIT_DATA_DIR``) or on generated samples of that size, with an activation rate giving
-   ``--active-share`` of the population each step; a 100k projection from the measured
-   per-agent environment cost and decision throughput.
+Parts:
 
-The response cache is off: every number is real model work. Both timed parts start warm (one
-untimed call each first: the first forward pass of a process pays one-off kernel set-up and the
-shared system prefix).
+``engine``
+    A replay of the MCID-Twitter event with the most posts in its first hour, on the real
+    follower graph (7,863 users), ``--engine-steps`` steps of ``--step-hours``. Agent-decisions
+    = 3 (emotion, attitude, action) per agent that read something new in a step
+    (``Simulation.n_decisions_``); the rate is decisions / wall time of the steps
+    (environment, memory relevance, decisions and the generated comments all included).
+``naive``
+    The S3-style loop on the same model and the same agents' contexts (those of the engine's
+    last step): for each decision, the zero-shot decision prompt
+    (``Simulation.last_decisions``), one chat *generation* at a time (prefix cache off),
+    answer parsed by keyword; ``--naive`` decisions, answers capped at 40 tokens (until end of
+    turn, as a loop that needs a parseable answer must) and at 8 (a lower bound). It runs in
+    the engine's process (same contexts) and the ratio engine / naive is printed.
+``scale``
+    ``--agents`` users of the generated sample x ``--steps`` steps end to end (building the
+    network included), ``activation_rate`` ``--active-share``: wall time, peak RSS, decisions.
+``ray``
+    ``--ray-agents`` users through the Ray engine (``--workers`` local workers, each its own
+    model copy), ``--ray-steps`` steps measured; the 24-step time and a multi-machine figure
+    are projected from the measured per-step parts (environment on the driver, model time
+    divided by the workers).
+
+``--json PATH`` writes every figure; the command line that produced it is in the JSON.
 """
 
 from __future__ import annotations
@@ -33,211 +42,249 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 import pandas as pd
+
+PARTS = ("engine", "scale", "ray")
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_network(n_users: int, seed: int = 0):
-    from s3kit.environment import SocialNetwork
-    from s3kit.sample import generate_sample
-
-    ds = generate_sample(n_users=n_users, seed=seed)
-    ds.posts = ds.posts[ds.posts["event_id"] == "e0"]
-    until = ds.posts["time"].min() + pd.Timedelta(hours=1)
-    return SocialNetwork.from_dataset(ds, until=until), "generated sample"
-
-
-def mcid_network():
-    root = os.environ.get("S3KIT_DATA_DIR")
-    if not root or not os.path.isdir(os.path.join(root, "mcid_twitter")):
-        return None
-    from s3kit.datasets import load_dataset
-    from s3kit.environment import SocialNetwork
-
-    ds = load_dataset("mcid_twitter", root)
-    counts = ds.posts["event_id"].value_counts()
-    ev = counts.index[0]
-    posts = ds.posts[ds.posts["event_id"] == ev]
-    ds.posts = posts
-    until = posts["time"].min() + pd.Timedelta(hours=1)
-    return SocialNetwork.from_dataset(ds, until=until, proxy="follows"), f"mcid_twitter {ev}"
+def _fastest_event(ds, hours: float = 1.0) -> str:
+    """The event with the most posts in its first ``hours`` (ties: smallest id)."""
+    posts = ds.posts.dropna(subset=["event_id", "time"])
+    first = posts.groupby("event_id")["time"].transform("min")
+    early = posts[posts["time"] <= first + pd.Timedelta(hours=hours)]
+    counts = early["event_id"].astype(str).value_counts()
+    return sorted(counts.index[counts == counts.max()])[0]
 
 
-def make_sim(net, llm, cfg, event_id=None):
-    from s3kit.embeddings import HashingEmbedder
-    from s3kit.simulation import Simulation
-
-    # seed_posts=[]: nobody starts with new input, so exactly the agents drawn by
-    # activation_rate decide (a controlled number of decisions per step)
-    return Simulation(net, cfg, llm=llm, event_id=event_id, seed_posts=[],
-                      embedder=HashingEmbedder(dim=256))
+def _config(**overrides) -> dict:
+    cfg = {"progress": False, "llm_cache": False, "backend": "embedded", "n_steps": 3,
+           "step_hours": 1.0}
+    cfg.update(overrides)
+    return cfg
 
 
-def _threads() -> int:
-    import torch
+def _timed_steps(sim, n_steps: int) -> tuple[list[float], list[int]]:
+    times, decisions = [], []
+    for _ in range(n_steps):
+        before = sim.n_decisions_
+        t = time.perf_counter()
+        sim.step()
+        times.append(time.perf_counter() - t)
+        decisions.append(sim.n_decisions_ - before)
+    return times, decisions
 
-    return torch.get_num_threads()
 
-
-def naive_loop(llm, prompts, system, options_by_kind, max_new_tokens=8):
+def naive_loop(llm, prompts, system, options_by_kind, max_new_tokens):
     """One generation per decision, one agent at a time, answer parsed by keyword."""
     t0 = time.perf_counter()
     parsed = 0
     for kind, prompt in prompts:
         text = llm.generate([prompt], system=system, max_new_tokens=max_new_tokens)[0].lower()
-        words = [o.strip().lower() for o in options_by_kind[kind]]
-        if any(w in text for w in words):
+        if any(o.strip().lower() in text for o in options_by_kind[kind]):
             parsed += 1
     return time.perf_counter() - t0, parsed
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backend", default="embedded")
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--decide", type=int, default=96, help="active agents in the engine step")
-    ap.add_argument("--naive", type=int, default=24, help="decisions in the naive loop")
-    ap.add_argument("--agents", type=int, nargs="*", default=[1000, 10000])
-    ap.add_argument("--steps", type=int, default=2, help="steps timed per population size")
-    ap.add_argument("--active-share", type=float, default=0.02)
-    ap.add_argument("--json", default=None, help="also write the numbers here")
-    args = ap.parse_args(argv)
+def part_engine(args) -> dict:
+    from s3kit import prompts
+    from s3kit.config import ReplayConfig
+    from s3kit.datasets import load_dataset
+    from s3kit.llm import llm_from_config
+    from s3kit.replay import build_replay
+    from s3kit.simulation import Simulation
 
-    from s3kit import prompts as P
-    from s3kit.llm import load_llm
-
+    ds = load_dataset("mcid_twitter")
+    event = _fastest_event(ds)
+    cfg = ReplayConfig.from_dict(_config(dataset="mcid_twitter", event_id=event,
+                                         n_steps=args.engine_steps,
+                                         step_hours=args.step_hours))
     t0 = time.perf_counter()
-    llm = load_llm(args.backend, cache=False, batch_size=args.batch_size)
-    out = {"backend": llm.backend, "model": llm.model, "load_s": time.perf_counter() - t0,
-           "batch_size": args.batch_size}
-    print(f"loaded {llm!r} in {out['load_s']:.1f} s", flush=True)
+    llm = llm_from_config(cfg)
+    llm.load()
+    load_s = time.perf_counter() - t0
+    net, event_id, topic, _, _ = build_replay(cfg)
+    sim = Simulation(net, cfg, llm, event_id=event_id, topic=topic)
+    times, decisions = _timed_steps(sim, cfg.n_steps)
+    rate = sum(decisions) / sum(times)
+    out = {"graph": f"mcid_twitter event {event_id}", "users": len(net),
+           "decision_mode": sim.decision_mode, "model_load_s": load_s,
+           "step_s": times, "decisions_per_step": decisions,
+           "agent_decisions_per_s": rate, "peak_rss_mb": peak_rss_mb(),
+           "posts_written": int(sim.records()["post_id"].notna().sum())}
+    print(f"engine ({sim.decision_mode} agents) on {out['graph']} ({len(net)} users): "
+          f"{sum(decisions)} agent-decisions in {sum(times):.1f} s over {cfg.n_steps} steps "
+          f"(per step {', '.join(f'{t:.1f}' for t in times)} s) = {rate:.1f} decisions/s; "
+          f"{out['posts_written']} posts written; peak RSS {out['peak_rss_mb']:.0f} MB",
+          flush=True)
+    if args.naive:
+        out.update(_naive(args, sim, llm, rate, prompts))
+    return out
 
-    # 1. engine: one step with `decide` agents active (activation_rate picks them)
-    net, source = build_network(max(args.decide * 3, 300))
-    n = len(net)
-    # zero-shot decisions: this measures the LLM scoring engine against the naive loop (the
-    # calibrated agents decide without score calls; agents with no input make no decision)
-    cfg = {"progress": False, "backend": args.backend, "n_steps": 1, "generate_posts": False,
-           "decisions": "zero_shot",
-           "activation_rate": min(1.0, args.decide / n), "batch_size": args.batch_size,
-           "w_relevance": 0.0}
-    sim = make_sim(net, llm, cfg, "e0")
-    llm.score(["warm-up"], P.options("emotion", "en"),
-              system=P.system_prompt("en", sim.uses_compact_prompts))
-    before = llm.stats.prompts
-    out["loadavg_start"] = os.getloadavg()
-    t1 = time.perf_counter()
-    frame = sim.step()
-    engine_s = time.perf_counter() - t1
-    engine_decisions = sim.n_decisions_
-    scored = llm.stats.prompts - before
-    engine_rate = engine_decisions / engine_s
-    out.update(engine_decisions=engine_decisions, engine_unique_prompts=scored,
-               engine_s=engine_s, engine_decisions_per_s=engine_rate,
-               engine_active=int(frame["active"].sum()),
-               compact_prompts=sim.uses_compact_prompts)
-    print(f"s3kit engine: {engine_decisions} decisions ({engine_decisions // 3} agents with "
-          f"input x 3, {scored} distinct prompts scored) in {engine_s:.1f} s = "
-          f"{engine_rate:.1f} decisions/s", flush=True)
 
-    # 2. naive loop on the same prompts (the first decisions of the same agents)
-    lang = "en"
-    system = P.system_prompt(lang, sim.uses_compact_prompts)
-    active = frame.loc[frame["active"], "user_id"].tolist()
-    prompts = []
-    for u in active:
-        trace = sim.last_decisions(u)
+def _naive(args, sim, llm, engine_rate, prompts) -> dict:
+    """The naive loop on the zero-shot prompts of the engine's last step's agents."""
+    trace = sim._trace or {}
+    lang = sim._lang
+    todo = []
+    for user in trace.get("users", {}):
+        decisions = sim.last_decisions(user)
         for kind in ("emotion", "attitude", "action"):
-            if not trace[kind]["scored"]:
-                continue
-            prompts.append((kind, trace[kind]["prompt"]))
-            if len(prompts) >= args.naive:
-                break
-        if len(prompts) >= args.naive:
+            if decisions and decisions[kind]["scored"]:
+                todo.append((kind, decisions[kind]["prompt"]))
+        if len(todo) >= args.naive:
             break
-    opts = {k: P.options(k, lang) for k in ("emotion", "attitude", "action")}
+    todo = todo[:args.naive]
+    system = prompts.system_prompt(lang, sim.uses_compact_prompts)
+    options = {k: prompts.options(k, lang) for k in ("emotion", "attitude", "action")}
     llm.generate(["warm-up"], system=system, max_new_tokens=2)
     cache = getattr(llm, "prefix_cache", None)
-    bound = cache.max_bytes if cache is not None else 0
-    if cache is not None:  # the naive loop computes every prompt from scratch
+    if cache is not None:  # every prompt computed from scratch, as a naive loop does
         cache.clear()
         cache.max_bytes = 0
-    for cap in (8, 40):  # a tight cap (lower bound) and until end of turn (cap 40)
-        naive_s, parsed = naive_loop(llm, prompts, system, opts, max_new_tokens=cap)
-        naive_rate = len(prompts) / naive_s
-        tag = "" if cap == 8 else f"_cap{cap}"
-        out.update({f"naive{tag}_decisions": len(prompts), f"naive{tag}_s": naive_s,
-                    f"naive{tag}_decisions_per_s": naive_rate,
-                    f"naive{tag}_parsed_share": parsed / max(1, len(prompts)),
-                    f"ratio{tag}": engine_rate / naive_rate})
-        print(f"naive S3-style loop (answer capped at {cap} tokens): {len(prompts)} decisions "
-              f"in {naive_s:.1f} s = {naive_rate:.2f} decisions/s ({parsed}/{len(prompts)} "
-              f"answers name an option); ratio engine / naive: {engine_rate / naive_rate:.1f}x",
-              flush=True)
-    if cache is not None:
-        cache.max_bytes = bound
-    out["loadavg_end"] = os.getloadavg()
-    print(f"load average {out['loadavg_start'][0]:.1f} -> {out['loadavg_end'][0]:.1f} on "
-          f"{os.cpu_count()} CPUs, torch threads {_threads()}", flush=True)
+    out = {"naive_decisions": len(todo)}
+    for cap in (40, 8):
+        secs, parsed = naive_loop(llm, todo, system, options, cap)
+        naive_rate = len(todo) / secs
+        out[f"naive_cap{cap}_decisions_per_s"] = naive_rate
+        out[f"naive_cap{cap}_parsed_share"] = parsed / max(1, len(todo))
+        out[f"ratio_cap{cap}"] = engine_rate / naive_rate
+        print(f"naive S3-style loop, answers capped at {cap} tokens: {len(todo)} decisions in "
+              f"{secs:.1f} s = {naive_rate:.2f} decisions/s ({parsed}/{len(todo)} answers name "
+              f"an option); engine / naive = {engine_rate / naive_rate:.0f}x", flush=True)
+    return out
 
-    # 3. scaling of time per step with the population
-    scaling = []
-    graphs = [(k, None) for k in args.agents]
-    mc = mcid_network() if os.environ.get("S3KIT_DATA_DIR") else None
-    if mc is not None:
-        graphs.insert(0, (len(mc[0]), mc))
-    for size, prebuilt in graphs:
-        t_build = time.perf_counter()
-        net, source = prebuilt if prebuilt is not None else build_network(size)
-        build_s = time.perf_counter() - t_build
-        cfg = {"progress": False, "backend": args.backend, "n_steps": args.steps,
-               "generate_posts": True, "max_new_tokens": 24,
-               "activation_rate": args.active_share, "batch_size": args.batch_size,
-               "w_relevance": 0.0, "decisions": "zero_shot"}
-        sim = make_sim(net, llm, cfg)
-        stats0 = dict(llm.stats.as_dict())
-        times, actives = [], []
-        for _ in range(args.steps):
-            t1 = time.perf_counter()
-            f = sim.step()
-            times.append(time.perf_counter() - t1)
-            actives.append(int(f["active"].sum()))
-        llm_s = llm.stats.seconds - stats0["seconds"]
-        env_s = sum(times) - llm_s
-        row = {"agents": len(net), "source": source, "build_s": build_s,
-               "step_s": float(np.mean(times)), "active_per_step": float(np.mean(actives)),
-               "llm_s_per_step": llm_s / args.steps, "env_s_per_step": env_s / args.steps,
-               "peak_rss_mb": peak_rss_mb()}
-        scaling.append(row)
-        print(f"{row['agents']:>7} agents ({source}): {row['step_s']:.1f} s/step with "
-              f"{row['active_per_step']:.0f} active (LLM {row['llm_s_per_step']:.1f} s, "
-              f"environment {row['env_s_per_step']:.2f} s), peak RSS {row['peak_rss_mb']:.0f} MB",
-              flush=True)
-    out["scaling"] = scaling
-    # projections: 10k x 24 steps, 100k agents per step
-    if scaling:
-        big = scaling[-1]
-        per_agent_env = big["env_s_per_step"] / big["agents"]
-        per_decision = 1.0 / engine_rate
-        for agents in (10_000, 100_000):
-            active = agents * args.active_share
-            step = per_agent_env * agents + 3 * active * per_decision
-            out[f"projected_step_s_{agents}"] = step
-            print(f"projection {agents:>7} agents, {args.active_share:.1%} active: "
-                  f"{step:.0f} s/step, 24 steps {24 * step / 60:.1f} min on one process "
-                  "(the Ray engine divides the LLM part by the number of workers)", flush=True)
-    out["peak_rss_mb"] = peak_rss_mb()
-    print(f"peak RSS {out['peak_rss_mb']:.0f} MB")
+
+def _generated_network(n_users: int, seed: int, step_hours: float):
+    from s3kit.environment import SocialNetwork
+    from s3kit.sample import generate_sample
+
+    ds = generate_sample(n_users=n_users, seed=seed)
+    ds.posts = ds.posts[ds.posts["event_id"] == "e0"]
+    until = ds.posts["time"].min() + pd.Timedelta(hours=step_hours)
+    return SocialNetwork.from_dataset(ds, until=until, step_hours=step_hours, seed=seed)
+
+
+def part_scale(args) -> dict:
+    from s3kit.config import ReplayConfig
+    from s3kit.llm import llm_from_config
+    from s3kit.simulation import Simulation
+
+    t0 = time.perf_counter()
+    cfg = ReplayConfig.from_dict(_config(n_steps=args.steps,
+                                         activation_rate=args.active_share))
+    net = _generated_network(args.agents, 0, cfg.step_hours)
+    build_s = time.perf_counter() - t0
+    sim = Simulation(net, cfg, llm_from_config(cfg), event_id="e0")
+    times, decisions = _timed_steps(sim, cfg.n_steps)
+    wall = time.perf_counter() - t0
+    out = {"agents": len(net), "steps": cfg.n_steps, "activation_rate": args.active_share,
+           "build_s": build_s, "step_s": times, "decisions_per_step": decisions,
+           "wall_s": wall, "peak_rss_mb": peak_rss_mb(), "decision_mode": sim.decision_mode,
+           "adopters": len(sim.adopters())}
+    print(f"scale: {len(net)} agents x {cfg.n_steps} steps end to end in {wall / 60:.1f} min "
+          f"(network {build_s:.0f} s, steps median {np.median(times):.1f} s, max "
+          f"{max(times):.1f} s), {sum(decisions)} agent-decisions, {out['adopters']} adopters, "
+          f"peak RSS {out['peak_rss_mb']:.0f} MB", flush=True)
+    return out
+
+
+def part_ray(args) -> dict:
+    import functools
+
+    from s3kit.config import ReplayConfig
+    from s3kit.engines import RayEngine
+    from s3kit.llm import load_llm
+    from s3kit.simulation import Simulation
+
+    t0 = time.perf_counter()
+    cfg = ReplayConfig.from_dict(_config(n_steps=args.ray_steps,
+                                         activation_rate=args.active_share))
+    net = _generated_network(args.ray_agents, 0, cfg.step_hours)
+    build_s = time.perf_counter() - t0
+    engine = RayEngine(functools.partial(load_llm, "embedded", cache=False),
+                       n_workers=args.workers,
+                       init_kwargs={"num_cpus": os.cpu_count(), "include_dashboard": False})
+    sim = Simulation(net, cfg, engine=engine, event_id="e0")
+    try:
+        times, decisions = _timed_steps(sim, cfg.n_steps)
+        model_s = sim.active_llm.stats.seconds
+    finally:
+        sim.close()
+    per_step = float(np.mean(times))
+    model_per_step = model_s / args.workers / cfg.n_steps  # workers run in parallel
+    env_per_step = max(0.0, per_step - model_per_step)
+    machines = 8
+    out = {"agents": len(net), "workers": args.workers, "steps": cfg.n_steps,
+           "build_s": build_s, "step_s": times, "decisions_per_step": decisions,
+           "driver_peak_rss_mb": peak_rss_mb(),
+           "projected_24_steps_min": 24 * per_step / 60,
+           "projected_24_steps_min_8_machines":
+               24 * (env_per_step + model_per_step * args.workers / (machines * 2)) / 60}
+    print(f"ray: {len(net)} agents, {args.workers} local workers, {cfg.n_steps} steps measured: "
+          f"{per_step:.1f} s/step (model ~{model_per_step:.1f} s, environment and driver "
+          f"~{env_per_step:.1f} s), network built in {build_s:.0f} s, driver peak RSS "
+          f"{out['driver_peak_rss_mb']:.0f} MB; projected 24 steps "
+          f"{out['projected_24_steps_min']:.1f} min here, "
+          f"{out['projected_24_steps_min_8_machines']:.1f} min on {machines} machines of 2 "
+          "workers (model time divided, environment not)", flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS)
+    ap.add_argument("--engine-steps", type=int, default=3)
+    ap.add_argument("--step-hours", type=float, default=0.25,
+                    help="engine part: step length (the MCID cascade is fast)")
+    ap.add_argument("--naive", type=int, default=24, help="decisions in the naive loop")
+    ap.add_argument("--agents", type=int, default=10_000)
+    ap.add_argument("--steps", type=int, default=24)
+    ap.add_argument("--active-share", type=float, default=0.02,
+                    help="activation_rate of the scale and ray parts")
+    ap.add_argument("--ray-agents", type=int, default=100_000)
+    ap.add_argument("--ray-steps", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", default=None, help="write every figure here")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:  # one part, in this process
+        out = {"engine": part_engine, "scale": part_scale, "ray": part_ray}[args.child](args)
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2, default=float)
+        return 0
+    results = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+               "cpus": os.cpu_count(), "loadavg_start": os.getloadavg()}
+    for part in args.parts:
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+            path = fh.name
+        argv_child = [a for a in (argv if argv is not None else sys.argv[1:])]
+        cmd = [sys.executable, __file__, *argv_child, "--child", part, "--json", path]
+        t = time.perf_counter()
+        done = subprocess.run(cmd, check=False)
+        if done.returncode:
+            print(f"part {part} failed with exit code {done.returncode}", flush=True)
+            results[part] = {"error": done.returncode}
+            continue
+        with open(path) as fh:
+            results[part] = json.load(fh)
+        results[part]["process_s"] = time.perf_counter() - t
+        os.unlink(path)
+    results["loadavg_end"] = os.getloadavg()
+    print(f"load average {results['loadavg_start'][0]:.1f} -> {results['loadavg_end'][0]:.1f} "
+          f"on {results['cpus']} CPUs", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+            json.dump(results, fh, indent=2, default=float)
     return 0
 
 

@@ -13,6 +13,7 @@ Examples:
 
 from importlib import import_module
 
+from ._version import __version__
 from .config import ReplayConfig
 from .datasets.base import SocialDataset
 from .errors import (
@@ -23,8 +24,6 @@ from .errors import (
     HeadError,
     S3kitError,
 )
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "load_dataset": "s3kit.datasets",

@@ -44,17 +44,22 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import prompts as P
+from .prompts import (
+    action_prompt,
+    attitude_prompt,
+    emotion_prompt,
+    options,
+    post_prompt,
+    resolve_language,
+    system_prompt,
+)
+from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, LABELS
 
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decay_matrix", "decay_distribution", "decay_emotions", "choose",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
            "decision_prompt", "decide_calibrated", "calibrated_items", "profile_text",
            "write_posts", "update_states"]
-
-EMOTIONS = P.EMOTIONS
-ATTITUDES = P.ATTITUDES
-ACTIONS = P.ACTIONS
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class AgentContext:
 
     def lang(self) -> str:
         """The resolved prompt language of this context."""
-        return P.resolve_language(self.language, self.profile, self.topic or "",
+        return resolve_language(self.language, self.profile, self.topic or "",
                                   list(self.memory), list(self.received))
 
 
@@ -196,8 +201,8 @@ def choose(proba: np.ndarray, classes: Sequence[str], rng: np.random.Generator |
 
 
 # ------------------------------------------------------------------------------ LLM decisions
-_PROMPT_FN = {"emotion": P.emotion_prompt, "attitude": P.attitude_prompt,
-              "action": P.action_prompt}
+_PROMPT_FN = {"emotion": emotion_prompt, "attitude": attitude_prompt,
+              "action": action_prompt}
 
 
 def decision_prompt(task: str, context: AgentContext, language: str | None = None) -> str:
@@ -219,7 +224,7 @@ def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -
 
     Identical prompts (same persona, state, memory and posts) are scored once.
     """
-    k = len(P.labels(task))
+    k = len(LABELS[task])
     out = np.zeros((len(rows), k))
     if len(rows) == 0:
         return out
@@ -230,8 +235,8 @@ def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -
         prompts = [decision_prompt(task, contexts[rows[j]], lang) for j in sel]
         unique = list(dict.fromkeys(prompts))
         where = {p: i for i, p in enumerate(unique)}
-        proba = np.asarray(llm.score(unique, P.options(task, lang),
-                                     system=P.system_prompt(lang, compact == "1")))
+        proba = np.asarray(llm.score(unique, options(task, lang),
+                                     system=system_prompt(lang, compact == "1")))
         out[sel] = proba[[where[p] for p in prompts]]
     return out
 
@@ -493,11 +498,11 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
     groups = [(c.lang(), c.compact) for c in contexts]
     for lang, compact in dict.fromkeys(groups):
         sel = [i for i, g in enumerate(groups) if g == (lang, compact)]
-        prompts = [P.post_prompt(contexts[i].profile, contexts[i].state.emotion,
+        prompts = [post_prompt(contexts[i].profile, contexts[i].state.emotion,
                                  contexts[i].state.attitude, contexts[i].topic,
                                  list(contexts[i].memory), list(contexts[i].received), lang,
                                  mode=modes[i], compact=compact) for i in sel]
-        texts = llm.generate(prompts, system=P.system_prompt(lang, compact),
+        texts = llm.generate(prompts, system=system_prompt(lang, compact),
                              max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed)
         for i, t in zip(sel, texts, strict=True):

@@ -1,4 +1,4 @@
-"""Classical baselines on the same data as the agents (DESIGN.md section 4).
+"""Classical baselines on the same data as the agents (docs/evaluation.md).
 
 * Spread on the follow graph: :class:`IndependentCascade` and :class:`LinearThreshold`, with
   parameters fitted by maximum likelihood on observed cascades, Monte-Carlo replicates and
@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable, Mapping
 import networkx as nx
 import numpy as np
 import pandas as pd
+
+from .text import detect_language
 
 __all__ = [
     "exposure_matrix",
@@ -1050,22 +1052,13 @@ class VoterModel:
 # ----------------------------------------------------------------------------- text
 
 
-def _mostly_cjk(texts, share: float = 0.3) -> bool:
-    sample = "".join(str(t) for t in list(texts)[:500])
-    letters = [c for c in sample if not c.isspace()]
-    if not letters:
-        return False
-    cjk = sum("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in letters)
-    return cjk / len(letters) >= share
-
-
 class TextBaseline:
     """TF-IDF + logistic regression text classifier (scikit-learn ``Pipeline``).
 
     Args:
         analyzer: ``"word"``, ``"char_wb"`` (character n-grams, for Chinese and other text
-            without spaces) or ``"auto"`` (``"char_wb"`` when at least 30% of the characters of
-            the training texts are CJK ideographs, else ``"word"``).
+            without spaces) or ``"auto"`` (``"char_wb"`` when the training texts are Chinese by
+            :func:`s3kit.text.detect_language`, else ``"word"``).
         ngram_range: n-gram range (default ``(1, 2)`` for words, ``(1, 3)`` for characters).
         C: inverse regularisation strength of the logistic regression.
         max_features: vocabulary cap.
@@ -1116,7 +1109,7 @@ class TextBaseline:
             raise ValueError("TextBaseline needs at least two distinct labels")
         analyzer = self.analyzer
         if analyzer == "auto":
-            analyzer = "char_wb" if _mostly_cjk(texts) else "word"
+            analyzer = "char_wb" if detect_language(texts) == "zh" else "word"
         if analyzer not in ("word", "char", "char_wb"):
             raise ValueError(f"analyzer must be 'auto', 'word', 'char' or 'char_wb', "
                              f"got {self.analyzer!r}")

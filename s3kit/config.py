@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .memory import DEFAULT_SOURCE_WEIGHTS, MemoryParams
+from .paths import cache_dir
+from .vocabulary import SOURCE_KINDS
 
 __all__ = ["ReplayConfig", "cache_dir", "read_scenario_yaml"]
-
-SOURCE_KINDS = ("mutual", "followee", "recommended", "own")
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,13 @@ class ReplayConfig:
     feed_size: int = 5
     recommender: str = "none"
     emotion_decay: float = 0.5
-    half_life_hours: float = 12.0
-    memory_size: int = 5
-    w_time: float = 1.0
-    w_relevance: float = 1.0
-    w_source: float = 1.0
-    source_weights: dict = field(
-        default_factory=lambda: {"mutual": 1.0, "followee": 0.7, "recommended": 0.4, "own": 0.2})
+    # the memory fields take their defaults from s3kit.memory (one place)
+    half_life_hours: float = MemoryParams.half_life_hours
+    memory_size: int = MemoryParams.memory_size
+    w_time: float = MemoryParams.w_time
+    w_relevance: float = MemoryParams.w_relevance
+    w_source: float = MemoryParams.w_source
+    source_weights: dict = field(default_factory=lambda: dict(DEFAULT_SOURCE_WEIGHTS))
     backend: str = "embedded"
     model: str = "smollm2-135m-instruct"
     base_url: str | None = None
@@ -285,10 +286,3 @@ def read_scenario_yaml(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"{path}: a scenario YAML must hold a mapping, got "
                           f"{type(values).__name__}")
     return values
-
-
-def cache_dir() -> Path:
-    """The user cache folder (``$S3KIT_CACHE_DIR`` or ``~/.cache/s3kit``), created on demand."""
-    path = Path(os.environ.get("S3KIT_CACHE_DIR") or Path.home() / ".cache" / "s3kit")
-    path.mkdir(parents=True, exist_ok=True)
-    return path

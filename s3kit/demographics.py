@@ -31,19 +31,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from . import prompts as P
+from .datasets.base import data_dir as _data_dir
+from .datasets.ced import load_ced
+from .datasets.twitter_gender import load_twitter_gender
+from .llm import load_llm
+from .prompts import DEMOGRAPHICS_SYSTEM, demographic_prompt, options, resolve_language
+from .text import detect_language
 from .tuning import (
     LORA_TARGETS,
     apply_bias,
     classification_metrics,
     fit_label_adapter,
     head_info,
+    peak_rss_mb,
 )
+from .vocabulary import LABELS
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
            "tfidf_baseline", "split_examples", "as_inputs", "user_names",
-           "gender_tuning_experiment", "plot_confusion", "plot_tuning_curve", "write_experiment",
-           "clean_text", "TASKS"]
+           "gender_tuning_experiment", "clean_text", "TASKS"]
 
 TASKS = ("gender", "age", "occupation")
 _GENDER_ALIASES = {"m": "male", "f": "female", "male": "male", "female": "female",
@@ -110,12 +116,11 @@ def user_names(X) -> list[str | None]:
 def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
     pairs = as_inputs(X)
     names = user_names(X)
-    if language == "auto":  # majority vote: one Japanese tweet must not make a set Chinese
-        cjk = [P.has_cjk(" ".join([b or ""] + ps)) for b, ps in pairs]
-        lang = "zh" if cjk and np.mean(cjk) > 0.5 else "en"
+    if language == "auto":  # the users' bios and posts, one text per user
+        lang = detect_language([" ".join([b or ""] + ps) for b, ps in pairs])
     else:
-        lang = P.resolve_language(language)
-    return [P.demographic_prompt(task, bio, posts, lang, name=name)
+        lang = resolve_language(language)
+    return [demographic_prompt(task, bio, posts, lang, name=name)
             for (bio, posts), name in zip(pairs, names, strict=True)], lang
 
 
@@ -143,8 +148,8 @@ def infer_demographics(llm, X, tasks: Sequence[str] = TASKS, language: str = "au
     out = {}
     for task in tasks:
         prompts, lang = _prompts(task, X, language)
-        proba = llm.score(prompts, P.options(task, lang), system=P.DEMOGRAPHICS_SYSTEM[lang])
-        classes = P.labels(task)
+        proba = llm.score(prompts, options(task, lang), system=DEMOGRAPHICS_SYSTEM[lang])
+        classes = LABELS[task]
         out[task] = [classes[i] for i in proba.argmax(axis=1)]
         out[f"{task}_p"] = proba.max(axis=1)
     return pd.DataFrame(out)
@@ -205,13 +210,11 @@ class DemographicClassifier:
     @property
     def classes_(self) -> tuple[str, ...]:
         """Label names, in the column order of ``predict_proba``."""
-        return P.labels(self.task)
+        return LABELS[self.task]
 
     @classmethod
     def from_adapter(cls, name: str, **kwargs) -> DemographicClassifier:
         """Load a classifier tuned earlier and saved as adapter ``name``."""
-        from .llm import load_llm
-
         info = head_info(name)
         clf = cls(info["task"], adapter=name, language=info.get("language", "auto"), **kwargs)
         clf.llm_ = load_llm("embedded", adapter=name, dtype=clf.dtype)
@@ -223,8 +226,6 @@ class DemographicClassifier:
         if getattr(self, "llm_", None) is not None:
             return self.llm_
         if self.llm is None:
-            from .llm import load_llm
-
             self.llm = load_llm("embedded", dtype=self.dtype)
         return self.llm
 
@@ -260,8 +261,8 @@ class DemographicClassifier:
         perm = rng.permutation(n)
         val, tr = perm[:n_val], perm[n_val:]
         result = fit_label_adapter(
-            [prompts[i] for i in tr], [y[i] for i in tr], P.options(self.task, lang),
-            classes=self.classes_, system=P.DEMOGRAPHICS_SYSTEM[lang], method=self.method,
+            [prompts[i] for i in tr], [y[i] for i in tr], options(self.task, lang),
+            classes=self.classes_, system=DEMOGRAPHICS_SYSTEM[lang], method=self.method,
             num_virtual_tokens=self.num_virtual_tokens, lora_r=self.lora_r,
             lora_targets=self.lora_targets, steps=self.steps,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -289,8 +290,8 @@ class DemographicClassifier:
 
             ctx = torch.no_grad()
         with ctx:
-            probs = llm.score(prompts, P.options(self.task, lang),
-                              system=P.DEMOGRAPHICS_SYSTEM[lang])
+            probs = llm.score(prompts, options(self.task, lang),
+                              system=DEMOGRAPHICS_SYSTEM[lang])
         bias = getattr(self, "bias_", None)
         return probs if bias is None else apply_bias(np.asarray(probs), np.asarray(bias))
 
@@ -338,7 +339,7 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
     if task == "gender":
         label = label.map(_GENDER_ALIASES)
     users = users.assign(label=label)
-    users = users[users["label"].isin(P.labels(task))]
+    users = users[users["label"].isin(LABELS[task])]
     posts = ds.posts
     if len(posts):
         own = posts[posts["user_id"].isin(users["user_id"]) & posts["text"].notna()]
@@ -467,25 +468,17 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
 
     import torch
 
-    from .datasets.base import data_dir as _data_dir
-    from .llm import load_llm
-    from .tuning import peak_rss_mb
-
     root = _data_dir(data_dir)
     if dataset == "twitter_gender":
-        from .datasets.twitter_gender import load_twitter_gender
-
         ds = load_twitter_gender(root / "twitter_gender")
     elif dataset == "ced":
-        from .datasets.ced import load_ced
-
         ds = load_ced(root / "ced", progress=progress)
     else:
         raise ValueError(f"unknown gender dataset {dataset!r}")
     language = "zh" if dataset == "ced" else "en"
     ex = demographic_examples(ds, "gender", clean=clean, with_name=with_name)
     train, test = split_examples(ex, n_train=n_train, n_eval=n_eval, seed=seed)
-    classes = P.labels("gender")
+    classes = LABELS["gender"]
     old_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(int(threads))
@@ -546,70 +539,3 @@ def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
                  "tfidf_lr": [classes[i] for i in np.asarray(base["proba"]).argmax(1)]},
         "classes": list(classes),
     }
-
-
-def plot_confusion(y_true, y_pred, classes: Sequence[str], ax=None, title: str | None = None):
-    """Confusion matrix (counts) as a heatmap; returns the Axes.
-
-    The same drawing as :func:`s3kit.reports.plot_confusion`, from label sequences (see
-    :func:`s3kit.reports.confusion_heatmap`).
-    """
-    from .reports import confusion_heatmap
-
-    return confusion_heatmap(list(y_true), list(y_pred), classes, normalize=False, ax=ax,
-                             title=title, figsize=(3.2, 3))
-
-
-def plot_tuning_curve(curve: pd.DataFrame, ax=None):
-    """Training loss per step and monitoring accuracy (right axis); returns the Axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3))
-    ax.plot(curve["step"], curve["loss"], color="tab:blue", alpha=0.6, label="train loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    val = curve.dropna(subset=["val_acc"])
-    if len(val):
-        ax2 = ax.twinx()
-        ax2.plot(val["step"], val["val_acc"], "o-", color="tab:orange", label="monitor acc")
-        ax2.set_ylabel("accuracy (monitoring split)")
-        ax2.set_ylim(0, 1)
-    return ax
-
-
-def write_experiment(result: dict, out_dir) -> dict:
-    """Write ``metrics.json``, ``curve.csv`` and figures of :func:`gender_tuning_experiment`.
-
-    Returns:
-        Mapping of artefact name to path.
-    """
-    import json
-    from pathlib import Path
-
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
-             "confusion": out / "figures" / "confusion.png",
-             "tuning_curve": out / "figures" / "tuning_curve.png"}
-    keep = {k: result[k] for k in ("dataset", "inputs", "split", "metrics", "tuning", "timing",
-                                   "classes")
-            if k in result}
-    paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
-    result["curve"].to_csv(paths["curve"], index=False)
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
-    for ax, name in zip(axes, ("zero_shot", "tuned", "tfidf_lr"), strict=True):
-        acc = result["metrics"][name]["acc"]
-        plot_confusion(result["y_true"], result["pred"][name], result["classes"], ax=ax,
-                       title=f"{name} (acc {acc:.2f})")
-    fig.tight_layout()
-    fig.savefig(paths["confusion"], dpi=100)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 3))
-    plot_tuning_curve(result["curve"], ax=ax)
-    fig.tight_layout()
-    fig.savefig(paths["tuning_curve"], dpi=100)
-    plt.close(fig)
-    return {k: str(v) for k, v in paths.items()}

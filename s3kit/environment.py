@@ -102,6 +102,10 @@ def _clean(value: Any) -> Any:
 class PopularRecommender:
     """Recommend the most reposted posts of the last ``window_hours`` (a "trending" list).
 
+    The shipped recommenders live in this module and read the network's row storage
+    directly (for speed); a recommender written elsewhere uses the public API
+    (:attr:`SocialNetwork.now_ns`, :attr:`SocialNetwork.version`, ``banned``, ``posts_frame``).
+
     A post's score is the number of its visible reposts (posts of a kind in ``kinds`` whose
     ``parent_id`` is that post) made in ``(now - window_hours, now]``; ties go to the newer
     post. Posts by the user and by accounts the user already follows are skipped (those reach
@@ -129,11 +133,11 @@ class PopularRecommender:
 
     def ranking(self, network: SocialNetwork) -> list[str]:
         """All currently recommendable post ids, most reposted first."""
-        key = (id(network), network._now_ns, network._version)
+        key = (id(network), network.now_ns, network.version)
         if key != self._cache_key:
-            lo = network._now_ns - int(self.window_hours * _NS_PER_HOUR)
+            lo = network.now_ns - int(self.window_hours * _NS_PER_HOUR)
             counts: Counter[str] = Counter()
-            for row in network._rows_between(lo, network._now_ns):
+            for row in network._rows_between(lo, network.now_ns):
                 if network._kind[row] in self.kinds and not network._removed[row]:
                     parent = network._parent[row]
                     if parent is not None and network._user[row] not in network._banned:
@@ -189,8 +193,8 @@ class RandomRecommender:
 
     def __call__(self, network: SocialNetwork, user_id: str, k: int) -> list[str]:
         """Return up to ``k`` random post ids outside ``user_id``'s follow circle."""
-        lo = network._now_ns - int(self.window_hours * _NS_PER_HOUR)
-        i0, i1 = network._order_span(lo, network._now_ns)
+        lo = network.now_ns - int(self.window_hours * _NS_PER_HOUR)
+        i0, i1 = network._order_span(lo, network.now_ns)
         n = i1 - i0
         if n <= 0 or k <= 0:
             return []
@@ -477,6 +481,15 @@ class SocialNetwork:
         """Current clock time (UTC)."""
         return _ts(self._now_ns)
 
+    @property
+    def now_ns(self) -> int:
+        """Current clock time as integer nanoseconds since the epoch (for recommenders)."""
+        return self._now_ns
+
+    @property
+    def version(self) -> int:
+        """A counter that changes whenever users, follows, posts or bans change (cache key)."""
+        return self._version
     @property
     def step(self) -> pd.Timedelta:
         """Length of one clock step."""

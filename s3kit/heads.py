@@ -31,9 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import cache_dir
+from ._version import __version__
 from .embeddings import BaseEmbedder, E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from .errors import HeadError
+from .llm import load_llm
+from .paths import cache_dir
+from .vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder_spec",
            "embedder_from_spec", "resolve_decisions", "PERCEIVED", "HEAD_CLASSES",
@@ -41,11 +44,11 @@ __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder
 
 #: Label order of each head.
 HEAD_CLASSES = {
-    "emotion": ("calm", "moderate", "intense"),
-    "attitude": ("negative", "positive"),
-    "attitude_change": ("negative", "positive"),
-    "action": ("nothing", "repost"),
-    "gender": ("male", "female"),
+    "emotion": EMOTIONS,
+    "attitude": ATTITUDES,
+    "attitude_change": ATTITUDES,
+    "action": REPOST_LABELS,
+    "gender": GENDERS,
 }
 
 #: What an agent perceives about an exposure besides the texts (the action head's features):
@@ -230,7 +233,7 @@ def embedder_spec(embedder: BaseEmbedder) -> dict:
     if isinstance(embedder, LLMStateEmbedder):
         return {"kind": "llm", "model": embedder.llm.model,
                 "adapter": getattr(embedder.llm, "adapter", None),
-                "layers": list(embedder._index), "max_tokens": embedder.max_tokens,
+                "layers": list(embedder.layer_indices), "max_tokens": embedder.max_tokens,
                 "dim": embedder.dim}
     if isinstance(embedder, E5Embedder):
         return {"kind": "e5", "name": embedder.name, "dim": embedder.dim}
@@ -256,8 +259,6 @@ def embedder_from_spec(spec: dict, llm=None, cache: str | os.PathLike | None = N
         return E5Embedder(cache_dir=cache)
     if kind == "llm":
         if llm is None:
-            from .llm import load_llm
-
             llm = load_llm("embedded", spec["model"], adapter=spec.get("adapter"))
         got = (getattr(llm, "backend", "?"), getattr(llm, "model", None),
                getattr(llm, "adapter", None))
@@ -477,8 +478,6 @@ class DecisionModel:
         Returns:
             The folder.
         """
-        from . import __version__
-
         path = Path(name).expanduser()
         if not (path.is_absolute() or os.sep in str(name) or str(name).startswith(".")):
             path = cache_dir() / "heads" / str(name)

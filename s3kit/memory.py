@@ -15,7 +15,7 @@ future counts as age 0). ``relevance`` is how close the message is to who the us
 demographics + bio), from sentence embeddings (:mod:`s3kit.embeddings`); negative cosines are
 clipped to 0 (unrelated). ``authenticity`` trusts a mutual follow more than a one-way followee,
 more than a platform recommendation; the user's own posts are remembered weakly (defaults in
-:class:`s3kit.config.ReplayConfig.source_weights`).
+:data:`DEFAULT_SOURCE_WEIGHTS`, which :class:`s3kit.config.ReplayConfig` takes too).
 
 Each pool keeps the ``memory_size`` (top-k) most influential messages. Pruning happens when
 messages arrive, scored at that moment: a message pushed out is forgotten for good.
@@ -47,21 +47,27 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from .config import SOURCE_KINDS, ReplayConfig
 from .errors import ConfigError
+from .vocabulary import SOURCE_KINDS
 
-__all__ = ["MemoryBank", "MemoryPool", "MemoryParams", "influence", "SOURCE_KINDS"]
+__all__ = ["MemoryBank", "MemoryPool", "MemoryParams", "influence", "SOURCE_KINDS",
+           "DEFAULT_SOURCE_WEIGHTS"]
 
-_DEFAULTS = ReplayConfig()
+#: Authenticity per source kind by default (:class:`s3kit.config.ReplayConfig` takes it too).
+DEFAULT_SOURCE_WEIGHTS = MappingProxyType(
+    {"mutual": 1.0, "followee": 0.7, "recommended": 0.4, "own": 0.2})
 
 
 @dataclass(frozen=True)
 class MemoryParams:
     """Influence-score parameters (names mirror :class:`~s3kit.config.ReplayConfig`).
+
+    These defaults are the defaults of the run config too (it takes them from here).
 
     Attributes:
         half_life_hours: hours for the time factor to halve.
@@ -72,12 +78,12 @@ class MemoryParams:
         source_weights: authenticity per source kind.
     """
 
-    half_life_hours: float = _DEFAULTS.half_life_hours
-    memory_size: int = _DEFAULTS.memory_size
-    w_time: float = _DEFAULTS.w_time
-    w_relevance: float = _DEFAULTS.w_relevance
-    w_source: float = _DEFAULTS.w_source
-    source_weights: dict = field(default_factory=lambda: dict(_DEFAULTS.source_weights))
+    half_life_hours: float = 12.0
+    memory_size: int = 5
+    w_time: float = 1.0
+    w_relevance: float = 1.0
+    w_source: float = 1.0
+    source_weights: dict = field(default_factory=lambda: dict(DEFAULT_SOURCE_WEIGHTS))
 
     def __post_init__(self):
         if not self.half_life_hours > 0:
@@ -89,8 +95,8 @@ class MemoryParams:
             raise ConfigError(f"source_weights lacks {sorted(missing)} (needs {SOURCE_KINDS})")
 
     @classmethod
-    def from_config(cls, cfg: ReplayConfig) -> MemoryParams:
-        """Take the memory fields of a :class:`~s3kit.config.ReplayConfig`."""
+    def from_config(cls, cfg) -> MemoryParams:
+        """Take the memory fields of a :class:`~s3kit.config.ReplayConfig` (or alike)."""
         return cls(half_life_hours=cfg.half_life_hours, memory_size=cfg.memory_size,
                    w_time=cfg.w_time, w_relevance=cfg.w_relevance, w_source=cfg.w_source,
                    source_weights=dict(cfg.source_weights))
@@ -206,8 +212,8 @@ class MemoryBank:
         self._vectors: list[np.ndarray] = []
 
     @classmethod
-    def from_config(cls, cfg: ReplayConfig, user_ids, profiles=None, *, embedder=None):
-        """Build a bank with the memory parameters of a run config."""
+    def from_config(cls, cfg, user_ids, profiles=None, *, embedder=None):
+        """Build a bank with the memory parameters of a run config (``ReplayConfig``)."""
         return cls(user_ids, profiles, embedder=embedder, params=MemoryParams.from_config(cfg))
 
     def __len__(self) -> int:

@@ -33,48 +33,30 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .embeddings import has_cjk
+from .text import detect_language
+from .vocabulary import (
+    ACTIONS,
+    AGE_BRACKETS,
+    ATTITUDES,
+    EMOTIONS,
+    GENDERS,
+    LABELS,
+    OCCUPATIONS,
+)
 
 __all__ = [
     "EMOTIONS", "ATTITUDES", "ACTIONS", "GENDERS", "AGE_BRACKETS", "OCCUPATIONS",
     "LABELS", "OPTIONS", "SYSTEM", "SYSTEM_COMPACT", "system_prompt", "Template", "TEMPLATES",
-    "COMPACT_TEMPLATES", "detect_language", "resolve_language",
+    "COMPACT_TEMPLATES", "resolve_language",
     "quote", "persona", "options", "labels",
     "emotion_prompt", "attitude_prompt", "action_prompt", "post_prompt",
     "gender_prompt", "age_prompt", "occupation_prompt", "demographic_prompt",
 ]
 
 # ---------------------------------------------------------------------------------------
-# Label sets (code-facing names) and the answer words the model scores (per language)
+# The answer words the model scores (per language), aligned with the label sets of
+# s3kit.vocabulary (EMOTIONS ... LABELS are re-exported here for prompt code)
 # ---------------------------------------------------------------------------------------
-EMOTIONS = ("calm", "moderate", "intense")
-ATTITUDES = ("negative", "positive")
-ACTIONS = ("repost", "post", "nothing")
-GENDERS = ("male", "female")
-AGE_BRACKETS = ("<20", "20-29", "30-39", "40-49", "50+")
-#: The 10 occupation categories of S3 (label -> description).
-OCCUPATIONS = {
-    "education": "education",
-    "administration": "administrative / manager / officer",
-    "student": "unemployed / student",
-    "engineer": "engineer",
-    "worker": "labour technician / worker",
-    "logistics": "logistics",
-    "medical": "medical",
-    "financial": "financial",
-    "media": "media",
-    "arts": "entertainment / arts",
-}
-
-LABELS = {
-    "emotion": EMOTIONS,
-    "attitude": ATTITUDES,
-    "action": ACTIONS,
-    "gender": GENDERS,
-    "age": AGE_BRACKETS,
-    "occupation": tuple(OCCUPATIONS),
-}
-
 OPTIONS = {
     "en": {
         "emotion": (" calm", " moderate", " intense"),
@@ -263,15 +245,12 @@ _POST_INSTRUCTION = {
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
-def detect_language(texts: str | Iterable[str | None]) -> str:
-    """``"zh"`` if any text contains CJK ideographs, else ``"en"``."""
-    if isinstance(texts, str):
-        texts = [texts]
-    return "zh" if any(has_cjk(t) for t in texts if t) else "en"
-
-
 def resolve_language(language: str, *texts) -> str:
-    """Turn ``"auto"`` into ``"en"``/``"zh"`` by looking at ``texts``; validate otherwise."""
+    """Turn ``"auto"`` into ``"en"``/``"zh"`` by looking at ``texts``; validate otherwise.
+
+    ``"auto"`` is :func:`s3kit.text.detect_language` on the texts (mappings give their string
+    values, lists of messages their ``text``).
+    """
     if language == "auto":
         flat: list[str] = []
         for t in texts:
@@ -359,7 +338,7 @@ def persona(profile: Mapping | None, language: str = "en") -> str:
     parts = []
     if age not in (None, ""):
         parts.append(f"{age}-year-old")
-    if g in ("male", "female"):
+    if g in GENDERS:
         parts.append(str(g))
     parts.append(str(occ) if occ else "person")
     article = "an" if parts[0][0].lower() in "aeiou8" else "a"
@@ -386,7 +365,7 @@ def _compact_persona(profile: Mapping | None, lang: str) -> str:
     if lang == "zh":
         gender = {"male": "男", "female": "女"}.get(str(gender), None)
     else:
-        gender = gender if gender in ("male", "female") else None
+        gender = gender if gender in GENDERS else None
     bits = [str(v) for v in (profile.get("age"), gender, profile.get("occupation"))
             if v not in (None, "") and not (isinstance(v, float) and v != v)]
     name = profile.get("name")

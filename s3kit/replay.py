@@ -38,9 +38,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
+from .cascades import spread_curve
 from .config import ReplayConfig
+from .datasets import load_dataset
+from .datasets.base import SocialDataset
+from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError
-from .prompts import ATTITUDES, EMOTIONS
+from .sample import load_sample
+from .simulation import Simulation
+from .vocabulary import ATTITUDES, EMOTIONS
 
 __all__ = ["ReplayResult", "run_replay", "load_config", "build_replay"]
 
@@ -113,11 +120,7 @@ def load_config(config: ReplayConfig | dict | str | os.PathLike | None) -> Repla
 
 def _load_dataset(cfg: ReplayConfig):
     if cfg.dataset == "sample":
-        from .sample import load_sample
-
         return load_sample()
-    from .datasets import load_dataset
-
     return load_dataset(cfg.dataset, cfg.data_dir)
 
 
@@ -153,9 +156,6 @@ def build_replay(cfg: ReplayConfig):
         ``(network, event_id, topic, event_posts, t0)``: the seeded network, the event, its
         topic, all its real posts (for the real curve) and the source post time.
     """
-    from .datasets.base import SocialDataset
-    from .environment import SocialNetwork
-
     ds = _load_dataset(cfg)
     event_id, root, topic = _choose_event(ds, cfg.event_id)
     posts = ds.posts
@@ -200,27 +200,25 @@ def _git_sha() -> str | None:
 
 def real_curve(event_posts: pd.DataFrame, t0: pd.Timestamp, cfg: ReplayConfig) -> pd.DataFrame:
     """The event's real cumulative adopters (and label shares) on the simulation's grid."""
-    from .cascades import spread_curve
-
     freq = pd.Timedelta(hours=cfg.step_hours)
     curve = spread_curve(event_posts, freq=freq, origin=t0, periods=cfg.n_steps + 1)
     curve = curve.drop(columns=["event_id"])
     # label shares per bin (posts in (t_{i-1}, t_i]) where the data has labels
     bins = np.ceil((event_posts["time"] - t0) / freq).astype("int64").to_numpy()
-    for name in ("calm", "moderate", "intense", "positive_share"):
+    for name in (*EMOTIONS, "positive_share"):
         curve[name] = np.nan
     if "emotion" in event_posts:
         emo = event_posts["emotion"].astype("string")
         for i in range(len(curve)):
             sel = emo[(bins == i) & emo.notna().to_numpy()]
             if len(sel):
-                for name in ("calm", "moderate", "intense"):
+                for name in EMOTIONS:
                     curve.loc[i, name] = float((sel == name).mean())
     if "stance" in event_posts:
         st = event_posts["stance"].astype("string")
-        if st.isin(["positive", "negative"]).any():
+        if st.isin(ATTITUDES).any():
             for i in range(len(curve)):
-                sel = st[(bins == i) & st.isin(["positive", "negative"]).to_numpy()]
+                sel = st[(bins == i) & st.isin(ATTITUDES).to_numpy()]
                 if len(sel):
                     curve.loc[i, "positive_share"] = float((sel == "positive").mean())
     curve["step"] = curve["step"] - 1  # hour h of the real record = end of simulated step h-1
@@ -254,6 +252,7 @@ def _figures(out: Path, curves: pd.DataFrame, results: pd.DataFrame) -> list[Pat
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    # lazy: matplotlib/seaborn only when figures are written (and plotting is a higher layer)
     from .plotting import plot_spread, plot_trend
 
     fig_dir = out / "figures"
@@ -319,9 +318,6 @@ def run_replay(config: ReplayConfig | dict | str | os.PathLike | None = None,
         >>> sorted(res.curves["source"].unique())
         ['real', 'simulated']
     """
-    from . import __version__
-    from .simulation import Simulation
-
     cfg = load_config(config)
     out = Path(out_dir) if out_dir is not None else Path("runs") / cfg.name
     out.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ Two groups, both taking and returning tidy frames so that a notebook cell stays 
   :func:`replay_fidelity` scores simulated and baseline curves against the real one;
   :func:`plot_replay_trend` draws the real vs simulated emotion or attitude trend.
 
-Plotting functions take ``ax=None`` (a new figure) and return the Axes (CONVENTIONS.md).
+Plotting functions take ``ax=None`` (a new figure) and return the Axes, as in :mod:`s3kit.plotting`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._version import __version__
+from .baselines import HawkesProcess, IndependentCascade, LogisticGrowth
+from .datasets.base import data_dir as resolve_data_dir
+from .evaluation import bench
+from .evaluation.metrics import (
+    MetricUndefinedWarning,
+    final_size_error,
+    pearson_r,
+    spread_nrmse,
+    trend_rmse,
+)
 from .heads import DecisionModel, resolve_decisions
+from .llm import DEFAULT_MODEL, load_llm
+from .replay import build_replay, load_config
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -48,6 +61,8 @@ __all__ = [
     "spread_baselines",
     "replay_fidelity",
     "plot_replay_trend",
+    "plot_tuning_curve",
+    "write_experiment",
 ]
 
 #: Tasks whose items are labelled (classification), in report order.
@@ -148,10 +163,6 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     """
     from tqdm.auto import tqdm
 
-    from . import __version__
-    from .datasets.base import data_dir as resolve_data_dir
-    from .evaluation import bench as B
-
     t_start = time.perf_counter()
     names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
     names = [t for t in names if t]
@@ -159,10 +170,10 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     if unknown:
         raise ValueError(f"unknown label task(s) {unknown}; known: {list(LABEL_TASKS)}")
     root = resolve_data_dir(data_dir)
-    sizes = B.BenchSizes(quick=True)
+    sizes = bench.BenchSizes(quick=True)
     sizes.n_label, sizes.n_calibrate = int(n_items), int(n_calibrate)
     sizes.zero_shot_row = True  # the notebook compares calibrated, zero-shot and baseline
-    data = B._Data(root, None, progress)
+    data = bench._Data(root, None, progress)
     keep = None
     if datasets is not None:
         keep = ({d.strip() for d in datasets.split(",")} if isinstance(datasets, str)
@@ -170,8 +181,6 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         data.train_names = [n for n in data.train_names if n in keep]
         data.eval_names = [n for n in data.eval_names if n in keep]
     if llm is None:
-        from .llm import DEFAULT_MODEL, load_llm
-
         default = os.environ.get("OPENAI_MODEL", "default") if backend == "openai" else \
             DEFAULT_MODEL
         llm = load_llm(backend, model or default, seed=seed)
@@ -185,13 +194,13 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         "split": "deterministic 20% validation split of train_dir (md5 of event/thread/"
                  "user/text id)",
         "quick": True, "sizes": sizes.as_dict(), "tasks": {}, "skipped": {},
-        "s3_paper": B.S3_FIGURES,
+        "s3_paper": bench.S3_FIGURES,
     }
     frames = []
     for name in tqdm(names, desc="tasks", disable=not progress):
         t0 = time.perf_counter()
         parts, reasons = [], []
-        for ds_name in B.TASK_DATASETS[name]:
+        for ds_name in bench.TASK_DATASETS[name]:
             if keep is not None and ds_name not in keep:
                 reasons.append(f"{ds_name}: left out (datasets={sorted(keep)})")
                 continue
@@ -199,7 +208,7 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
             if isinstance(pair, str):
                 reasons.append(pair)
                 continue
-            r, why = B._run_on(name, ds_name, pair, data, llm, sizes, seed, progress,
+            r, why = bench._run_on(name, ds_name, pair, data, llm, sizes, seed, progress,
                                decision_model)
             if r is None:
                 reasons.append(f"{ds_name}: {why}")
@@ -212,19 +221,19 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         if not parts:
             results["skipped"][name] = "; ".join(reasons) or "no dataset"
             continue
-        entry = B._combine(parts, name)
+        entry = bench._combine(parts, name)
         if reasons:
             entry["not_used"] = reasons
         entry["seconds"] = round(time.perf_counter() - t0, 1)
         results["tasks"][name] = entry
     results["llm_stats"] = llm.stats.as_dict() if hasattr(llm, "stats") else {}
     results["wall_seconds"] = round(time.perf_counter() - t_start, 1)
-    clean = B._clean(results)
+    clean = bench._clean(results)
     preds = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["task", "dataset", "model", "item", "y_true", "label", "prob"]))
     for col in ("task", "dataset", "model"):
         preds[col] = preds[col].astype("string")
-    return LabelRun(results=clean, predictions=preds, table=B.results_table(clean))
+    return LabelRun(results=clean, predictions=preds, table=bench.results_table(clean))
 
 
 def _select(predictions: pd.DataFrame, task: str | None, model: str | None = None,
@@ -512,9 +521,6 @@ def spread_baselines(config: Any, models: Sequence[str] = ("logistic", "hawkes",
         >>> b["step"].tolist(), b["source"].unique().tolist()
         ([-1, 0, 1, 2, 3], ['logistic'])
     """
-    from .baselines import HawkesProcess, IndependentCascade, LogisticGrowth
-    from .replay import build_replay, load_config
-
     cfg = load_config(config)
     net, event_id, _, posts, t0 = build_replay(cfg)
     sh = float(cfg.step_hours)
@@ -600,14 +606,6 @@ def replay_fidelity(curves: pd.DataFrame, baselines: pd.DataFrame | None = None
     Returns:
         Tidy frame ``source, metric, value``.
     """
-    from .evaluation.metrics import (
-        MetricUndefinedWarning,
-        final_size_error,
-        pearson_r,
-        spread_nrmse,
-        trend_rmse,
-    )
-
     real = curves[curves["source"] == "real"].set_index("hours")
     if real.empty:
         raise ValueError("curves hold no real curve to compare with")
@@ -669,3 +667,61 @@ def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
+
+
+# ------------------------------------------------------------- tuning experiments
+
+def plot_tuning_curve(curve: pd.DataFrame, ax=None):
+    """Training loss per step and monitoring accuracy (right axis); returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(curve["step"], curve["loss"], color="tab:blue", alpha=0.6, label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    val = curve.dropna(subset=["val_acc"])
+    if len(val):
+        ax2 = ax.twinx()
+        ax2.plot(val["step"], val["val_acc"], "o-", color="tab:orange", label="monitor acc")
+        ax2.set_ylabel("accuracy (monitoring split)")
+        ax2.set_ylim(0, 1)
+    return ax
+
+
+def write_experiment(result: dict, out_dir) -> dict:
+    """Write ``metrics.json``, ``curve.csv`` and figures of a tuning experiment.
+
+    ``result`` is what :func:`s3kit.demographics.gender_tuning_experiment` returns.
+
+    Returns:
+        Mapping of artefact name to path.
+    """
+    import json
+
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out / "metrics.json", "curve": out / "curve.csv",
+             "confusion": out / "figures" / "confusion.png",
+             "tuning_curve": out / "figures" / "tuning_curve.png"}
+    keep = {k: result[k] for k in ("dataset", "inputs", "split", "metrics", "tuning", "timing",
+                                   "classes")
+            if k in result}
+    paths["metrics"].write_text(json.dumps(keep, indent=2, default=str), encoding="utf-8")
+    result["curve"].to_csv(paths["curve"], index=False)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    for ax, name in zip(axes, ("zero_shot", "tuned", "tfidf_lr"), strict=True):
+        acc = result["metrics"][name]["acc"]
+        confusion_heatmap(result["y_true"], result["pred"][name], result["classes"], ax=ax,
+                          title=f"{name} (acc {acc:.2f})")
+    fig.tight_layout()
+    fig.savefig(paths["confusion"], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    plot_tuning_curve(result["curve"], ax=ax)
+    fig.tight_layout()
+    fig.savefig(paths["tuning_curve"], dpi=100)
+    plt.close(fig)
+    return {k: str(v) for k, v in paths.items()}

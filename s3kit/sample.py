@@ -39,22 +39,15 @@ import pandas as pd
 
 from .datasets.base import SocialDataset
 from .errors import DataFormatError
+from .vocabulary import EMOTIONS
+from .vocabulary import OCCUPATIONS as _OCCUPATION_NAMES
 
 __all__ = ["OCCUPATIONS", "generate_sample", "write_sample", "load_sample", "sample_dir"]
 
-#: The 10 occupation categories S3 uses for user demographics.
-OCCUPATIONS = (
-    "education",
-    "administrative/manager/officer",
-    "unemployed/student",
-    "engineer",
-    "labour technician/worker",
-    "logistics",
-    "medical",
-    "financial",
-    "media",
-    "entertainment/arts",
-)
+#: The 10 occupation categories S3 uses for user demographics, as the sample's ``occupation``
+#: column spells them (:data:`s3kit.vocabulary.OCCUPATIONS` descriptions without spaces,
+#: e.g. ``"administrative/manager/officer"``).
+OCCUPATIONS = tuple(d.replace(" / ", "/") for d in _OCCUPATION_NAMES.values())
 _OCC_WEIGHTS = (0.09, 0.12, 0.18, 0.12, 0.12, 0.06, 0.08, 0.08, 0.08, 0.07)
 _JOBS = {
     "education": ["High-school teacher", "University lecturer", "Primary school teacher"],
@@ -123,7 +116,6 @@ _REACTIONS = {
                              "Why is nobody giving a straight answer?!",
                              "This is chaos, is it true or not?!"],
 }
-_EMOTIONS = ("calm", "moderate", "intense")
 _STANCES = ("positive", "negative", "neutral")
 _START = pd.Timestamp("2023-03-01T08:00:00Z")
 _FILES = ("users.csv", "follows.csv", "posts.csv", "events.csv")
@@ -295,7 +287,7 @@ def generate_sample(n_users: int = 300, seed: int = 0, hours: float = 24.0,
             stance = _pick(rng, [0.8 - p_neg, p_neg, 0.2], _STANCES)
         p_int = 0.5 * math.exp(-age_h / 6.0) + 0.05
         emotion = _pick(rng, [max(0.05, 0.6 - p_int), 0.35, p_int] if stance != "neutral"
-                        else [0.6, 0.3, 0.1], _EMOTIONS)
+                        else [0.6, 0.3, 0.1], EMOTIONS)
         options = _REACTIONS[(stance, emotion)]
         text = options[int(rng.integers(len(options)))]
         kind = "repost" if rng.random() < 0.7 else "reply"

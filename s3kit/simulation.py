@@ -53,11 +53,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .agent import profile_text
+from .agent import (
+    AgentContext,
+    AgentState,
+    calibrated_items,
+    decide_action,
+    decide_attitude,
+    decide_calibrated,
+    decide_emotion,
+    decision_prompt,
+    profile_text,
+    update_states,
+    write_posts,
+)
 from .config import ReplayConfig
+from .embeddings import get_embedder
+from .engines import LocalEngine, make_engine
 from .environment import SocialNetwork
 from .errors import CheckpointError, ConfigError
 from .heads import PERCEIVED, DecisionModel, resolve_decisions
+from .llm import llm_from_config
+from .memory import MemoryBank, MemoryParams
+from .text import detect_language
+from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS, LABELS
 
 __all__ = [
     "Simulation",
@@ -72,10 +90,6 @@ __all__ = [
     "read_checkpoint",
 ]
 
-EMOTIONS = ("calm", "moderate", "intense")
-ATTITUDES = ("negative", "positive")
-ACTIONS = ("repost", "post", "nothing")
-INTERVENTION_KINDS = ("inject_post", "remove_post", "ban_user", "set_recommender")
 RESULT_COLUMNS = ("replicate", "seed", "step", "user_id", "active", "emotion", "attitude",
                   "action", "post_id")
 _MAGIC = b"S3KCKPT1"
@@ -379,13 +393,9 @@ class Simulation:
 
     def _get_engine(self):
         if self._engine is None:
-            from .engines import LocalEngine, make_engine
-
             if self.engine == "local" or self.engine is None:
                 llm = self.llm
                 if llm is None:
-                    from .llm import llm_from_config
-
                     llm = self.llm = llm_from_config(self.cfg)
                 self._engine = LocalEngine(llm)
             else:
@@ -442,8 +452,6 @@ class Simulation:
 
     def _get_embedder(self):
         if self.embedder is None:
-            from .embeddings import get_embedder
-
             self.embedder = get_embedder(self._lang)
         return self.embedder
 
@@ -493,8 +501,6 @@ class Simulation:
         return self._seeds
 
     def _make_memory(self, net: SocialNetwork, users: list[str]):
-        from .memory import MemoryBank, MemoryParams
-
         cfg = self.cfg
         params = MemoryParams.from_config(cfg)
         profiles = None
@@ -653,9 +659,6 @@ class Simulation:
             and the label came from the decay rule, not the LLM), or ``None`` when the agent
             was not active in the last step (or no step ran in this process).
         """
-        from . import agent as A
-        from . import prompts as P
-
         trace = self._trace
         if not trace or user_id not in trace["users"]:
             return None
@@ -665,7 +668,7 @@ class Simulation:
                                              trace["contexts"], trace["proba"],
                                              trace["labels"], strict=True):
             c = ctxs[j]
-            out[task] = {"prompt": A.decision_prompt(task, c), "options": list(P.labels(task)),
+            out[task] = {"prompt": decision_prompt(task, c), "options": list(LABELS[task]),
                          "probs": [float(p) for p in proba[j]], "choice": labels[j],
                          "scored": bool(len(c.received) > 0)}
         return out
@@ -726,8 +729,6 @@ class Simulation:
         if self._lang_cache is None:
             lang = self.cfg.language
             if lang == "auto":
-                from .prompts import detect_language
-
                 net = self.network if self.network is not None else self._rep.network
                 texts = net.post_texts(500)
                 lang = detect_language(texts + [str(self.topic or "")])
@@ -735,8 +736,6 @@ class Simulation:
         return self._lang_cache
 
     def _decide_and_act(self, rep: _Replicate, rng: np.random.Generator) -> pd.DataFrame:
-        from . import agent as A
-
         cfg = self.cfg
         net = rep.network
         n = len(rep.users)
@@ -766,9 +765,9 @@ class Simulation:
             seen = {p["post_id"] for p in feed}
             exposed.append(event is None or any(p["event_id"] == event for p in feed) or any(
                 net.has_post(pid) and net.event_of(pid) == event for pid, _ in memories[j]))
-            contexts.append(A.AgentContext(
+            contexts.append(AgentContext(
                 profile=net.graph.nodes[rep.users[i]],
-                state=A.AgentState(EMOTIONS[rep.emotion[i]],
+                state=AgentState(EMOTIONS[rep.emotion[i]],
                                    ATTITUDES[rep.attitude[i]] if rep.attitude[i] >= 0 else None),
                 memory=[text for pid, text in memories[j] if pid not in seen],
                 received=[{"text": p["text"], "source": p["source"]} for p in feed],
@@ -839,8 +838,6 @@ class Simulation:
         """
         from dataclasses import replace
 
-        from . import agent as A
-
         cfg = self.cfg
         if not contexts:
             self._trace = {"replicate": rep.index, "step": rep.step, "users": {}}
@@ -861,18 +858,18 @@ class Simulation:
         for lo in range(0, n, self.chunk_size):
             sl = slice(lo, min(n, lo + self.chunk_size))
             part = contexts[sl]
-            emo[sl], p_emo[sl] = A.decide_emotion(llm, part, sample=True, uniforms=draws[0, sl],
+            emo[sl], p_emo[sl] = decide_emotion(llm, part, sample=True, uniforms=draws[0, sl],
                                                   emotion_decay=cfg.emotion_decay)
             part = [replace(c, state=replace(c.state, emotion=str(e)))
                     for c, e in zip(part, emo[sl], strict=True)]
             c_att += part
-            att[sl], p_att[sl] = A.decide_attitude(llm, part, sample=True, uniforms=draws[1, sl])
+            att[sl], p_att[sl] = decide_attitude(llm, part, sample=True, uniforms=draws[1, sl])
             part = [replace(c, state=replace(c.state, attitude=a))
                     for c, a in zip(part, att[sl], strict=True)]
             c_act += part
-            act[sl], p_act[sl] = A.decide_action(llm, part, sample=True, uniforms=draws[2, sl])
+            act[sl], p_act[sl] = decide_action(llm, part, sample=True, uniforms=draws[2, sl])
             final += [replace(c, state=st)
-                      for c, st in zip(part, A.update_states(part), strict=True)]
+                      for c, st in zip(part, update_states(part), strict=True)]
             chunk_writers = []
             for j in range(sl.start, sl.stop):
                 d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
@@ -881,7 +878,7 @@ class Simulation:
                     chunk_writers.append(j)
                 out.append(d)
             if chunk_writers and cfg.generate_posts:
-                texts += A.write_posts(llm, [final[j] for j in chunk_writers],
+                texts += write_posts(llm, [final[j] for j in chunk_writers],
                                        [out[j]["action"] for j in chunk_writers],
                                        max_new_tokens=cfg.max_new_tokens,
                                        temperature=cfg.temperature, seed=seed)
@@ -904,22 +901,20 @@ class Simulation:
         """
         from dataclasses import replace
 
-        from . import agent as A
-
         cfg = self.cfg
         perceived = self._perceived(rep, active, feeds, event)
         model = self._decision_model()
         if self._rated is None and self.repost_rate_ is not None:
             # the event's rate among the agents exposed now (the first step that has any)
-            now = A.calibrated_items(contexts, perceived)
+            now = calibrated_items(contexts, perceived)
             if len(now):
                 self._rated = model.with_action_rate(self.repost_rate_, now)
-        res = A.decide_calibrated(self._rated or model, contexts, perceived,
+        res = decide_calibrated(self._rated or model, contexts, perceived,
                                   emotion_decay=cfg.emotion_decay, uniforms=draws)
         (emo, p_emo), (att, p_att), (act, p_act) = res["emotion"], res["attitude"], res["action"]
         comment = rng.random(len(contexts)) < float(model.info.get("comment_share") or 0.0)
         final = [replace(c, state=st) for c, st in
-                 zip(contexts, A.update_states(contexts, emo, att), strict=True)]
+                 zip(contexts, update_states(contexts, emo, att), strict=True)]
         out, writers, plain = [], [], []
         for j in range(len(contexts)):
             d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
@@ -931,7 +926,7 @@ class Simulation:
             out.append(d)
         texts = [None] * len(writers)
         if writers and cfg.generate_posts:
-            texts = A.write_posts(self.active_llm, [final[j] for j in writers],
+            texts = write_posts(self.active_llm, [final[j] for j in writers],
                                   [out[j]["action"] for j in writers],
                                   max_new_tokens=cfg.max_new_tokens,
                                   temperature=cfg.temperature, seed=seed)

@@ -41,6 +41,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import BackendError, ConfigError
+from .llm import DEFAULT_MODEL, adapter_path, load_base_model, load_llm
+from .llm.embedded import EmbeddedLLM
+from .llm.models import cpu_has_fast_bf16
+from .prompts import SYSTEM, action_prompt, attitude_prompt, emotion_prompt, resolve_language
+from .prompts import options as answer_options
+from .vocabulary import LABELS
+
 __all__ = ["TuningResult", "fit_label_adapter", "load_head", "head_info", "DEFAULT_LR",
            "fit_bias", "apply_bias", "peak_rss_mb", "classification_metrics",
            "decision_prompts", "fit_decision_head"]
@@ -166,8 +174,6 @@ def _peft_config(method: str, num_virtual_tokens: int, lora_r: int,
                           lora_dropout=0.0, target_modules=(
                               lora_targets if isinstance(lora_targets, str)
                               else list(lora_targets)))
-    from .errors import ConfigError
-
     raise ConfigError(f"unknown tuning method {method!r}: use 'prefix', 'prompt' or 'lora'")
 
 
@@ -177,15 +183,13 @@ class _Scorer:
     def __init__(self, peft_model, tokenizer, system: str | None, options: Sequence[str]):
         import torch
 
-        from .llm.embedded import EmbeddedLLM
-
         self.torch = torch
         self.peft = peft_model
         self.net = peft_model.get_base_model()
         self.tok = tokenizer
         # The wrapper renders the chat template exactly as ``score`` will.
         wrapper = EmbeddedLLM.from_model(peft_model, tokenizer, cache=False)
-        prefix_text, self.suffix = wrapper._template(system)
+        prefix_text, self.suffix = wrapper.prompt_template(system)
         self.prefix_ids = self._encode(prefix_text)
         self.opt_ids = [self._encode(o) for o in options]
         if any(not ids for ids in self.opt_ids):
@@ -312,9 +316,6 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
     from peft import get_peft_model
     from tqdm.auto import tqdm
 
-    from .llm import DEFAULT_MODEL, adapter_path, load_base_model
-    from .llm.embedded import EmbeddedLLM
-
     options = list(options)
     classes = list(classes) if classes is not None else list(options)
     if len(classes) != len(options):
@@ -325,8 +326,6 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
         raise ValueError(f"{len(prompts)} prompts but {len(y)} labels")
     lr = learning_rate if learning_rate is not None else DEFAULT_LR[method]
     if autocast is None:
-        from .llm.models import cpu_has_fast_bf16
-
         autocast = cpu_has_fast_bf16()
     model = model or DEFAULT_MODEL
     old_threads = torch.get_num_threads()
@@ -516,12 +515,8 @@ def _label_indices(labels, classes: list[str]) -> np.ndarray:
 
 def head_info(name: str) -> dict:
     """The metadata saved with adapter ``name`` (task, classes, options, system, ...)."""
-    from .llm import adapter_path
-
     path = adapter_path(name) / HEAD_FILE
     if not path.exists():
-        from .errors import BackendError
-
         raise BackendError(f"adapter {name!r} has no {HEAD_FILE} (not saved by s3kit.tuning)")
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -537,8 +532,6 @@ def load_head(name: str, **llm_kwargs):
         ``(llm, info)``; score with ``llm.score(prompts, info["options"],
         system=info["system"])``.
     """
-    from .llm import load_llm
-
     info = head_info(name)
     llm_kwargs.setdefault("model", info.get("model") or "smollm2-135m-instruct")
     return load_llm("embedded", adapter=name, **llm_kwargs), info
@@ -555,11 +548,9 @@ def decision_prompts(task: str, texts: Sequence[str], topic: str | None = None,
     Returns:
         ``(prompts, language)``.
     """
-    from . import prompts as P
-
-    fn = {"emotion": P.emotion_prompt, "attitude": P.attitude_prompt,
-          "action": P.action_prompt}[task]
-    lang = P.resolve_language(language, topic or "", list(texts)[:50])
+    fn = {"emotion": emotion_prompt, "attitude": attitude_prompt,
+          "action": action_prompt}[task]
+    lang = resolve_language(language, topic or "", list(texts)[:50])
     profiles = profiles or [{}] * len(texts)
     out = [fn(prof, "calm", None, topic, None, [{"text": t, "kind": "followee"}], lang)
            for t, prof in zip(texts, profiles, strict=True)]
@@ -586,9 +577,7 @@ def fit_decision_head(task: str, texts: Sequence[str], labels: Sequence[str], *,
     Returns:
         The :class:`TuningResult`; load later with ``load_head(name)``.
     """
-    from . import prompts as P
-
     prompts, lang = decision_prompts(task, texts, topic, profiles, language)
-    return fit_label_adapter(prompts, list(labels), P.options(task, lang),
-                             classes=P.labels(task), system=P.SYSTEM[lang], task=task,
+    return fit_label_adapter(prompts, list(labels), answer_options(task, lang),
+                             classes=LABELS[task], system=SYSTEM[lang], task=task,
                              language=lang, **kwargs)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from s3kit.embeddings import CharNgramEmbedder, Embedder, HashingEmbedder, get_embedder, has_cjk
+from s3kit.embeddings import CharNgramEmbedder, Embedder, HashingEmbedder, get_embedder
+from s3kit.text import has_cjk
 
 
 def test_hashing_embedder_normalised_deterministic_and_cached(tmp_path):

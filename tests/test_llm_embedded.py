@@ -40,12 +40,12 @@ def _reference_logprob(llm, system, prompt, answer):
     """Sum of answer-token log-probs from one plain forward pass over the whole text."""
     import torch
 
-    prefix, suffix = llm._template(system)
+    prefix, suffix = llm.prompt_template(system)
     head = llm._encode(prefix) + llm._encode(prompt + suffix)
     ans = llm._encode(answer)
     ids = torch.tensor([head + ans])
     with torch.inference_mode():
-        logp = torch.log_softmax(llm._net(input_ids=ids).logits[0].float(), -1)
+        logp = torch.log_softmax(llm.base_model(input_ids=ids).logits[0].float(), -1)
     return float(sum(logp[len(head) - 1 + t, tok] for t, tok in enumerate(ans)))
 
 
@@ -104,10 +104,10 @@ def test_generate_batched_equals_hf_generate(llm):
     texts = llm.generate(prompts, system=SYSTEM, max_new_tokens=10)
     tok = llm.tokenizer
     for prompt, text in zip(prompts, texts, strict=True):
-        prefix, suffix = llm._template(SYSTEM)
+        prefix, suffix = llm.prompt_template(SYSTEM)
         ids = torch.tensor([llm._encode(prefix) + llm._encode(prompt + suffix)])
         with torch.inference_mode():
-            out = llm._net.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+            out = llm.base_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                                     max_new_tokens=10, do_sample=False,
                                     pad_token_id=tok.pad_token_id)
         expected = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
@@ -188,7 +188,7 @@ def test_untrained_peft_adapters_load_by_name(kind, adapter_home, monkeypatch, l
 
     # same numbers as PEFT's own forward over the full sequence (as in training)
     peft_loaded = tuned.hf_model
-    prefix, suffix = tuned._template(SYSTEM)
+    prefix, suffix = tuned.prompt_template(SYSTEM)
     head = tuned._encode(prefix) + tuned._encode(prompts[5] + suffix)
     ref = []
     for option in OPTIONS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -50,3 +51,33 @@ def test_ray_engine_matches_local_engine():
     assert remote.llm_stats["prompts"] == local_llm.stats.prompts
     # sharding: more model calls than the single local backend made
     assert remote.llm_stats["calls"] > local_llm.stats.calls
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_calibrated_agents_on_ray_match_the_local_engine():
+    """Calibrated agents read hidden states through the workers: same texts, same decisions."""
+    from s3kit.llm import load_llm
+
+    ds = generate_sample(n_users=120, seed=3)
+    ds.posts = ds.posts[ds.posts["event_id"] == "e0"]
+    net = SocialNetwork.from_dataset(ds, until=ds.posts["time"].min() + pd.Timedelta(hours=1))
+    cfg = {"progress": False, "backend": "embedded", "n_steps": 2, "activation_rate": 0.05,
+           "generate_posts": False, "llm_cache": False, "decisions": "auto"}
+    local_llm = load_llm("embedded", cache=False)
+    texts = ["the vaccine is safe", "", "开放二胎", "a much longer text " * 20]
+    local = Simulation(net, cfg, llm=local_llm, event_id="e0",
+                       embedder=HashingEmbedder(dim=64)).run()
+    engine = RayEngine(functools.partial(load_llm, "embedded", cache=False), n_workers=2,
+                       init_kwargs={"num_cpus": 2, "include_dashboard": False})
+    sim = Simulation(net, cfg, engine=engine, event_id="e0", embedder=HashingEmbedder(dim=64))
+    try:
+        remote = sim.run()
+        sharded = engine.llm.hidden_states(texts, [15, 30])
+    finally:
+        sim.close()
+    here = local_llm.hidden_states(texts, [15, 30])
+    assert sharded.shape == here.shape == (4, 1152)
+    np.testing.assert_allclose(sharded, here, rtol=0, atol=0.05 * np.abs(here).max())
+    assert sim.decision_mode == "calibrated" and sim.n_decisions_ > 0
+    pd.testing.assert_frame_equal(remote.curves, local.curves)

@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 from s3kit.evaluation.metrics import classification_report  # noqa: E402
 from s3kit.reports import (  # noqa: E402
     calibration_frame,
+    confusion_heatmap,
     plot_calibration,
     plot_confusion,
     plot_replay_trend,
@@ -176,12 +177,10 @@ def test_plot_replay_trend_draws_real_and_simulated():
 def test_demographics_confusion_counts_match_sklearn_and_reports_drawing():
     from sklearn.metrics import confusion_matrix
 
-    from s3kit.demographics import plot_confusion as plot_confusion_labels
-
     y_true = ["male", "male", "female", "female", "female", "unknown"]
     y_pred = ["male", "female", "female", "female", "male", "male"]
     classes = ["male", "female"]
-    ax = plot_confusion_labels(y_true, y_pred, classes, title="tuned")
+    ax = confusion_heatmap(y_true, y_pred, classes, title="tuned")
     counts = [int(t.get_text()) for t in ax.texts]
     assert counts == confusion_matrix(y_true, y_pred, labels=classes).ravel().tolist()
     assert counts == [1, 1, 1, 2]  # the "unknown" item is not counted

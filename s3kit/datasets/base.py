@@ -43,7 +43,7 @@ def _frame(df: pd.DataFrame | None, columns: dict[str, str]) -> pd.DataFrame:
 
 @dataclass
 class SocialDataset:
-    """Tidy frames describing one social-media dataset (DESIGN.md section 2).
+    """Tidy frames describing one social-media dataset (docs/datasets.md).
 
     Attributes:
         name: short dataset name, e.g. ``"ced"``.

@@ -1,4 +1,4 @@
-"""``s3kit bench``: the benchmark of DESIGN.md section 4, on any folder laid out like shared/data.
+"""``s3kit bench``: the benchmark of docs/evaluation.md, on any folder laid out like shared/data.
 
 :func:`run_bench` builds every task (:mod:`s3kit.evaluation.tasks`) from the datasets present,
 adapts what needs adapting on ``train_dir``, evaluates the LLM agents and the classical baseline
@@ -39,19 +39,63 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._version import __version__
+from ..baselines import (
+    HawkesProcess,
+    IndependentCascade,
+    LinearThreshold,
+    LogisticGrowth,
+    TextBaseline,
+    cascade_steps,
+)
+from ..cascades import spread_curve
+from ..config import ReplayConfig
+from ..datasets import SocialDataset
+from ..embeddings import get_embedder
+from ..environment import SocialNetwork
 from ..heads import resolve_decisions
-from ..tuning import apply_bias, fit_bias
-from . import tasks as T
+from ..llm import DEFAULT_MODEL, adapter_path, load_llm
+from ..paths import cache_dir
+from ..prompts import (
+    DEMOGRAPHICS_SYSTEM,
+    SYSTEM,
+    action_prompt,
+    attitude_prompt,
+    emotion_prompt,
+    gender_prompt,
+    post_prompt,
+)
+from ..prompts import options as answer_options
+from ..simulation import Simulation
+from ..text import detect_language
+from ..tuning import apply_bias, fit_bias, fit_label_adapter
+from ..vocabulary import LABELS
+from .calibrate import HEAD_TASK, action_items, default_embedder, fit_decision_model
 from .metrics import (
     MetricUndefinedWarning,
     classification_report,
+    embedding_cosine,
     final_size_error,
     pearson_r,
     perplexity,
     spread_nrmse,
     trend_rmse,
 )
-from .tasks import TASK_DATASETS
+from .schema import validate_results
+from .tasks import (
+    STANCE_ATTITUDE,
+    TASK_DATASETS,
+    DatasetPairs,
+    Task,
+    attitude_change_task,
+    attitude_task,
+    balanced_sample,
+    content_task,
+    emotion_task,
+    event_task,
+    gender_task,
+    repost_task,
+)
 
 __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "results_table",
            "write_results", "add_bench_parser", "bench_main", "predict_labels"]
@@ -129,7 +173,7 @@ class BenchSizes:
 # ----------------------------------------------------------------------------- data
 
 
-_Data = T.DatasetPairs  # the name reports.py and older scripts use
+_Data = DatasetPairs  # the name reports.py and older scripts use
 
 
 # ----------------------------------------------------------------------------- LLM decisions
@@ -164,29 +208,27 @@ def build_prompts(task: str, items: pd.DataFrame) -> tuple[list[str], str, str]:
         ``(prompts, kind, system)`` where ``kind`` names the option set in
         :data:`s3kit.prompts.OPTIONS`.
     """
-    from .. import prompts as P
-
     lang = str(items["language"].iloc[0]) if len(items) and "language" in items else "en"
     out = []
     if task == "emotion":
         for text in items["text"]:
-            out.append(P.emotion_prompt(None, "calm", None, None, None, _received(text),
+            out.append(emotion_prompt(None, "calm", None, None, None, _received(text),
                                         language=lang))
-        return out, "emotion", P.SYSTEM[lang]
+        return out, "emotion", SYSTEM[lang]
     if task == "attitude":
         for text, topic in zip(items["text"], items["topic"], strict=True):
-            out.append(P.attitude_prompt(None, "calm", None, _topic(topic, lang), None,
+            out.append(attitude_prompt(None, "calm", None, _topic(topic, lang), None,
                                          _received(text), language=lang))
-        return out, "attitude", P.SYSTEM[lang]
+        return out, "attitude", SYSTEM[lang]
     if task == "attitude_change":
         for text, ctx, pst, topic in zip(items["text"], items["context"],
                                          items["parent_stance"], items["topic"], strict=True):
             marker = _STANCE_WORDS.get(str(pst), str(pst))
             received = [{"text": f"[this post {marker}] {ctx}", "kind": "followee"},
                         {"text": str(text), "kind": "own"}]
-            out.append(P.attitude_prompt(None, "calm", None, _topic(topic, lang), None,
+            out.append(attitude_prompt(None, "calm", None, _topic(topic, lang), None,
                                          received, language=lang))
-        return out, "attitude", P.SYSTEM[lang]
+        return out, "attitude", SYSTEM[lang]
     if task == "repost":
         for row in items.itertuples(index=False):
             bio = (f"shared {row.history} posts in the past weeks; follows {row.n_followees} "
@@ -198,14 +240,14 @@ def build_prompts(task: str, items: pd.DataFrame) -> tuple[list[str], str, str]:
             profile = {"bio": bio}
             if _str(getattr(row, "name", None)):
                 profile["name"] = "@" + str(row.name)
-            out.append(P.action_prompt(profile, "calm", None, None, None, received,
+            out.append(action_prompt(profile, "calm", None, None, None, received,
                                        language="en"))
-        return out, "action", P.SYSTEM["en"]
+        return out, "action", SYSTEM["en"]
     if task == "gender":
         for bio, text in zip(items["bio"], items["text"], strict=True):
             posts = [_str(text)] if _str(text) else []
-            out.append(P.gender_prompt(_str(bio), posts, language=lang))
-        return out, "gender", P.DEMOGRAPHICS_SYSTEM[lang]
+            out.append(gender_prompt(_str(bio), posts, language=lang))
+        return out, "gender", DEMOGRAPHICS_SYSTEM[lang]
     raise ValueError(f"no agent prompt for task {task!r}")
 
 
@@ -233,13 +275,11 @@ def predict_labels(llm, task: str, items: pd.DataFrame, labels: Sequence[str]) -
         set is (repost, post, nothing): ``repost`` keeps its probability and ``nothing`` gets
         the rest.
     """
-    from .. import prompts as P
-
     if len(items) == 0:
         return np.zeros((0, len(labels)))
     prompts, kind, system = build_prompts(task, items)
-    opts = P.options(kind, _answer_language(kind, items))
-    names = P.labels(kind)
+    opts = answer_options(kind, _answer_language(kind, items))
+    names = LABELS[kind]
     probs = np.asarray(llm.score(prompts, list(opts), system=system), dtype=float)
     if task == "repost":
         rep = probs[:, names.index("repost")]
@@ -277,10 +317,8 @@ def _text_features(task: str, df: pd.DataFrame) -> list[str]:
     return [str(t) for t in df["text"]]
 
 
-def _label_baseline(task: T.Task) -> tuple[dict, np.ndarray | None]:
+def _label_baseline(task: Task) -> tuple[dict, np.ndarray | None]:
     """TF-IDF + logistic regression (or features + LR for repost) on the task's train items."""
-    from ..baselines import IndependentCascade, TextBaseline  # noqa: F401
-
     labels = list(task.labels)
     tr, ev = task.train, task.eval
     if tr.empty or tr["label"].nunique() < 2:
@@ -308,11 +346,9 @@ def _label_baseline(task: T.Task) -> tuple[dict, np.ndarray | None]:
                              "analyzer": tb.analyzer_}}, probs
 
 
-def _repost_ic_baseline(task: T.Task, pair) -> dict:
+def _repost_ic_baseline(task: Task, pair) -> dict:
     """Fitted independent cascade: P(repost) = 1 - (1 - p)^exposures, p from train cascades."""
     import networkx as nx
-
-    from ..baselines import IndependentCascade, cascade_steps
 
     tr_ds = pair[0]
     g = nx.DiGraph()
@@ -331,7 +367,7 @@ def _repost_ic_baseline(task: T.Task, pair) -> dict:
     return {**rep, "p": float(ic.p_), "note": "acc/f1 at P>0.5; ranking by exposures (AUC)"}
 
 
-def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool,
+def _eval_labels(task: Task, llm, sizes: BenchSizes, seed: int, progress: bool,
                  heads=None) -> dict:
     labels = list(task.labels)
     pos = labels[1] if len(labels) == 2 else None
@@ -348,7 +384,7 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
         return _calibrated_labels(task, heads, zero, zero_probs, t0)
     tuned = (_tuned_probs(task, llm, sizes, seed, progress)
              if sizes.tune_steps > 0 and getattr(llm, "backend", None) == "embedded" else None)
-    cal = T.balanced_sample(task.train, sizes.n_calibrate, seed=seed + 1) if len(task.train) \
+    cal = balanced_sample(task.train, sizes.n_calibrate, seed=seed + 1) if len(task.train) \
         else task.train
     if tuned is not None:  # the tuned head replaces the calibration
         probs, method = tuned
@@ -371,10 +407,8 @@ def _eval_labels(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     return out
 
 
-def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -> dict:
+def _calibrated_labels(task: Task, heads, zero: dict, zero_probs, t0: float) -> dict:
     """s3kit's figure from the calibrated heads (fitted on the train side only)."""
-    from .calibrate import HEAD_TASK, action_items
-
     head = {v: k for k, v in HEAD_TASK.items()}[task.name]
     labels = list(task.labels)
     if head == "action":  # balanced eval items: the repost head at a 50% prior, as the
@@ -397,7 +431,7 @@ def _calibrated_labels(task: T.Task, heads, zero: dict, zero_probs, t0: float) -
                       "baseline_probs": None if base_probs is None else base_probs.tolist()}}
 
 
-def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool):
+def _tuned_probs(task: Task, llm, sizes: BenchSizes, seed: int, progress: bool):
     """Prefix-tune (P-Tuning v2) the agents' head for ``task`` and score the eval items.
 
     Trains on the task's train items; returns ``(probs, method)``, or ``None`` when the train
@@ -406,18 +440,14 @@ def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
     """
     import hashlib
 
-    from .. import prompts as P
-    from ..llm import adapter_path, load_llm
-    from ..tuning import fit_label_adapter
-
     labels = list(task.labels)
     batch = 8
-    train = T.balanced_sample(task.train, sizes.tune_steps * batch, seed=seed + 2)
+    train = balanced_sample(task.train, sizes.tune_steps * batch, seed=seed + 2)
     if len(train) < 4 * len(labels) or train["label"].nunique() < len(labels):
         return None
     prompts, kind, system = build_prompts(task.name, train)
     lang = _answer_language(kind, train)
-    words, names = P.options(kind, lang), P.labels(kind)
+    words, names = answer_options(kind, lang), LABELS[kind]
     if task.name == "repost":  # binary head: "nothing" vs "repost"
         options = [words[names.index("nothing")], words[names.index("repost")]]
     else:
@@ -441,17 +471,14 @@ def _tuned_probs(task: T.Task, llm, sizes: BenchSizes, seed: int, progress: bool
                    f"train items, adapter {name} {how})")
 
 
-def _eval_content(task: T.Task, llm, sizes: BenchSizes, seed: int) -> dict:
-    from .. import prompts as P
-    from .metrics import embedding_cosine
-
+def _eval_content(task: Task, llm, sizes: BenchSizes, seed: int) -> dict:
     ev = task.eval
     lang = str(ev["language"].iloc[0])
-    prompts = [P.post_prompt(None, "calm", None, _topic(tp, lang), None,
+    prompts = [post_prompt(None, "calm", None, _topic(tp, lang), None,
                              [{"text": str(c), "kind": "followee"}], language=lang,
                              mode="repost")
                for c, tp in zip(ev["context"], ev["topic"], strict=True)]
-    system = P.SYSTEM[lang]
+    system = SYSTEM[lang]
     t0 = time.perf_counter()
     gen = llm.generate(prompts, system=system, max_new_tokens=sizes.max_new_tokens,
                        temperature=0.0, seed=seed)
@@ -494,8 +521,6 @@ _EMBEDDERS: dict = {}
 
 def _embedder(lang: str):
     """One embedder per language for the whole run (loading MiniLM takes seconds)."""
-    from ..embeddings import get_embedder
-
     if lang not in _EMBEDDERS:
         _EMBEDDERS[lang] = get_embedder(lang)
     return _EMBEDDERS[lang]
@@ -525,8 +550,6 @@ def _event_population(ds, event_id: str, max_agents: int, seed: int):
 
 def _subdataset(ds, posts: pd.DataFrame, adopters: list[str], max_agents: int, seed: int):
     """A small SocialDataset for replaying one event: its adopters (+ followers if a graph)."""
-    from ..datasets import SocialDataset
-
     rng = np.random.default_rng(seed)
     users = list(adopters)
     if len(ds.follows):
@@ -576,8 +599,6 @@ def event_step_hours(posts: pd.DataFrame, n_steps: int, quantile: float = 0.9) -
 
 
 def _real_curve(posts: pd.DataFrame, t0, step_hours: float, n: int) -> np.ndarray:
-    from ..cascades import spread_curve
-
     c = spread_curve(posts.assign(event_id="e"), freq=f"{step_hours}h", origin=t0, periods=n)
     return c["adopters"].to_numpy(float)
 
@@ -585,10 +606,6 @@ def _real_curve(posts: pd.DataFrame, t0, step_hours: float, n: int) -> np.ndarra
 def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_steps: int = 1,
                   progress: bool = False, heads=None) -> dict:
     """Replay one event through the simulation; real and simulated curves per step."""
-    from ..config import ReplayConfig
-    from ..environment import SocialNetwork
-    from ..simulation import Simulation
-
     posts, adopters = _event_population(ds, event_id, sizes.max_agents, seed)
     t0 = posts["time"].min()
     sub = _subdataset(ds, posts, adopters, sizes.max_agents, seed)
@@ -603,9 +620,7 @@ def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_st
                        else "embedded", generate_posts=False, progress=progress,
                        max_new_tokens=sizes.max_new_tokens,
                        decisions="calibrated" if heads is not None else "zero_shot")
-    from ..embeddings import has_cjk
-
-    lang = "zh" if any(has_cjk(str(t)) for t in sub.posts["text"].dropna().head(50)) else "en"
+    lang = detect_language([str(t) for t in sub.posts["text"].dropna().head(50)])
     sim = Simulation(net, cfg, llm=llm, event_id=event_id, embedder=_embedder(lang),
                      decision_model=heads)
     res = sim.run()
@@ -625,8 +640,6 @@ def _replay_event(ds, event_id: str, llm, sizes: BenchSizes, seed: int, early_st
 
 def _spread_baselines(pair, rep: dict, sizes: BenchSizes, seed: int) -> dict[str, np.ndarray]:
     """Baseline curves on the same grid: IC/LT (graph datasets), Hawkes, logistic growth."""
-    from ..baselines import HawkesProcess, LogisticGrowth
-
     out: dict[str, np.ndarray] = {}
     posts, t0, early = rep["posts"], rep["t0"], rep["early_steps"]
     n_total = len(rep["real"]) - 1
@@ -664,8 +677,6 @@ def _fit_graph_models(pair, sizes: BenchSizes, seed: int) -> dict:
     """IC and LT fitted on the training cascades of a dataset with a follow graph."""
     import networkx as nx
 
-    from ..baselines import IndependentCascade, LinearThreshold, cascade_steps
-
     tr = pair[0]
     g = nx.DiGraph()
     g.add_edges_from(zip(tr.follows["follower"].astype(str), tr.follows["followee"].astype(str),
@@ -683,7 +694,7 @@ def _trend_real(task: str, posts: pd.DataFrame, t0, step_hours: float, n_total: 
     """Real share per step: non-calm share (emotion) or positive share (attitude)."""
     df = posts.copy()
     if task == "attitude_trend" and "stance" in df.columns and df["stance"].notna().any():
-        df["att"] = df["stance"].astype("string").str.lower().map(T.STANCE_ATTITUDE)
+        df["att"] = df["stance"].astype("string").str.lower().map(STANCE_ATTITUDE)
         source = "real stance labels (support=positive, deny=negative)"
         lab, pos = "att", "positive"
     else:
@@ -713,8 +724,6 @@ def _sim_trend(task: str, rep: dict) -> np.ndarray:
 
 def _text_classifier(data: _Data, task: str) -> dict | None:
     """The project's own classifier for unlabelled trend posts (TF-IDF + LR on train labels)."""
-    from ..baselines import TextBaseline
-
     out = {}
     if task == "emotion_trend":
         names = ("clue_emotion2020", "tweeteval")
@@ -725,7 +734,7 @@ def _text_classifier(data: _Data, task: str) -> dict | None:
         if isinstance(pair, str):
             continue
         tr = pair[0]
-        build = T.emotion_task if task == "emotion_trend" else T.attitude_task
+        build = emotion_task if task == "emotion_trend" else attitude_task
         t = build(tr, tr, name)
         if t is None or t.eval["label"].nunique() < 2:
             continue
@@ -852,8 +861,6 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
     """
     from tqdm.auto import tqdm
 
-    from .. import __version__
-
     t_start = time.perf_counter()
     sizes = BenchSizes(quick)
     sizes.tune_steps = max(0, int(tune))
@@ -863,8 +870,6 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
         raise ValueError(f"unknown task(s) {unknown}; known: {list(TASKS)}")
     data = _Data(train_dir, eval_dir, progress)
     if llm is None:
-        from ..llm import DEFAULT_MODEL, load_llm
-
         kwargs = {"base_url": base_url} if backend == "openai" else {}
         llm = load_llm(backend, model or (DEFAULT_MODEL if backend != "openai" else
                                           os.environ.get("OPENAI_MODEL", "default")),
@@ -886,9 +891,6 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
     results["decisions"] = mode
     heads = None
     if mode == "calibrated":
-        from ..config import cache_dir
-        from .calibrate import default_embedder, fit_decision_model
-
         t0 = time.perf_counter()
         embedder = default_embedder(llm, kind=representation,
                                     cache=cache_dir() / "representations")
@@ -971,12 +973,12 @@ def _run_on(name, ds_name, pair, data, llm, sizes, seed, progress, heads=None):
         if name == "repost":
             if ds_name != "mcid_twitter" and ev.follows.empty:
                 return None, "no follow graph: exposure is not derivable"
-            task = T.repost_task(tr, ev, ds_name, n_eval=n, n_train=5000, seed=seed)
+            task = repost_task(tr, ev, ds_name, n_eval=n, n_train=5000, seed=seed)
         elif name == "attitude" and ds_name == "tweeteval":
-            task = T.attitude_task(tr, ev, ds_name, n_eval=n, seed=seed)
+            task = attitude_task(tr, ev, ds_name, n_eval=n, seed=seed)
         else:
-            build = {"emotion": T.emotion_task, "attitude": T.attitude_task,
-                     "attitude_change": T.attitude_change_task, "gender": T.gender_task}[name]
+            build = {"emotion": emotion_task, "attitude": attitude_task,
+                     "attitude_change": attitude_change_task, "gender": gender_task}[name]
             task = build(tr, ev, ds_name, n_eval=n, seed=seed)
         if task is None:
             return None, "no items for this task"
@@ -986,7 +988,7 @@ def _run_on(name, ds_name, pair, data, llm, sizes, seed, progress, heads=None):
             r["baselines"]["independent_cascade"] = _repost_ic_baseline(task, pair)
         return [(task.dataset, r)], None
     if name == "content":
-        task = T.content_task(tr, ev, ds_name, n_eval=sizes.n_content, n_train=20000,
+        task = content_task(tr, ev, ds_name, n_eval=sizes.n_content, n_train=20000,
                               seed=seed)
         if task is None:
             return None, "no replies/reposts with text"
@@ -1003,7 +1005,7 @@ def _run_events(name, ds_name, pair, data, llm, sizes, seed, progress, heads=Non
     tr, ev = pair
     if name != "spread" and ds_name not in ("ced", "rumoureval2017"):
         return None, "no post texts/labels for trends"
-    task = T.event_task(name, tr, ev, ds_name, n_eval=sizes.n_events, min_size=10,
+    task = event_task(name, tr, ev, ds_name, n_eval=sizes.n_events, min_size=10,
                         max_size=sizes.max_agents * 20, seed=seed)
     if task is None:
         return None, "no event with at least 10 adopters"
@@ -1039,7 +1041,7 @@ def _run_events(name, ds_name, pair, data, llm, sizes, seed, progress, heads=Non
                            **{b: c.tolist() for b, c in base.items()
                               if isinstance(c, np.ndarray)}})
         else:
-            lang = T._language(rep["posts"]["text"].fillna("").tolist())
+            lang = detect_language(rep["posts"]["text"].fillna("").tolist())
             clf = (classifier or {}).get(lang)
             real, source = _trend_real(name, rep["sub"].posts, rep["t0"], rep["step_hours"],
                                        len(rep["real"]) - 1, clf)
@@ -1156,7 +1158,7 @@ def results_table(results: dict) -> pd.DataFrame:
 
 def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``s3kit bench`` on an argparse sub-parser set (called by ``s3kit.cli``)."""
-    p = subparsers.add_parser("bench", help="benchmark against real behaviour (DESIGN.md §4)",
+    p = subparsers.add_parser("bench", help="benchmark against real behaviour (docs/evaluation.md)",
                               description="Run the s3kit benchmark and write results JSON.")
     p.add_argument("--train-dir", required=True,
                    help="folder laid out like shared/data, or a tidy folder: fit/tune on it")
@@ -1184,8 +1186,6 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def bench_main(args: argparse.Namespace) -> int:
     """Entry point of ``s3kit bench`` (argparse namespace from :func:`add_bench_parser`)."""
-    from .schema import validate_results
-
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     res = run_bench(args.train_dir, args.eval_dir, out=args.out, backend=args.backend,
                     quick=args.quick, progress=not args.quiet, model=args.model,

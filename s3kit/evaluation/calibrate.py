@@ -34,11 +34,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..config import cache_dir
 from ..embeddings import E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
 from ..heads import HEAD_CLASSES, DecisionHead, DecisionModel
-from . import tasks as T
+from ..llm import load_llm
+from ..paths import cache_dir
 from .metrics import classification_report
+from .tasks import (
+    TASK_DATASETS,
+    DatasetPairs,
+    Task,
+    attitude_change_task,
+    attitude_task,
+    emotion_task,
+    gender_task,
+    repost_comment,
+    repost_task,
+)
 
 __all__ = ["HEAD_TASK", "PRIMARY", "FIDELITY_TOLERANCE", "default_embedder", "head_tasks",
            "action_items", "label_metrics", "fit_decision_model", "fidelity_floors",
@@ -48,8 +59,8 @@ __all__ = ["HEAD_TASK", "PRIMARY", "FIDELITY_TOLERANCE", "default_embedder", "he
 HEAD_TASK = {"emotion": "emotion", "attitude": "attitude", "attitude_change": "attitude_change",
              "gender": "gender", "action": "repost"}
 
-_BUILD = {"emotion": T.emotion_task, "attitude": T.attitude_task,
-          "attitude_change": T.attitude_change_task, "gender": T.gender_task}
+_BUILD = {"emotion": emotion_task, "attitude": attitude_task,
+          "attitude_change": attitude_change_task, "gender": gender_task}
 
 
 def default_embedder(llm, *, kind: str = "llm+e5", cache: str | Path | None = None):
@@ -71,7 +82,7 @@ def default_embedder(llm, *, kind: str = "llm+e5", cache: str | Path | None = No
     return parts[0] if len(parts) == 1 else FusedEmbedder(parts)
 
 
-def action_items(task: T.Task) -> T.Task:
+def action_items(task: Task) -> Task:
     """Repost items with the profile text the LLM reads (MCID: the screen name)."""
     for df in (task.train, task.eval):
         name = df["name"] if "name" in df.columns else pd.Series(None, index=df.index)
@@ -79,13 +90,13 @@ def action_items(task: T.Task) -> T.Task:
     return task
 
 
-def head_tasks(data: T.DatasetPairs, head: str, *, n_train: int | None, n_eval: int | None,
-               seed: int = 0) -> tuple[list[T.Task], list[str]]:
+def head_tasks(data: DatasetPairs, head: str, *, n_train: int | None, n_eval: int | None,
+               seed: int = 0) -> tuple[list[Task], list[str]]:
     """The per-dataset tasks that train and validate ``head``, and why others were skipped."""
     name = HEAD_TASK[head]
     out, why = [], []
-    own = [n for n in data.own_datasets() if n not in T.TASK_DATASETS[name]]  # own data too
-    for ds in [*T.TASK_DATASETS[name], *own]:
+    own = [n for n in data.own_datasets() if n not in TASK_DATASETS[name]]  # own data too
+    for ds in [*TASK_DATASETS[name], *own]:
         pair = data.pair(ds)
         if isinstance(pair, str):
             why.append(pair)
@@ -95,7 +106,7 @@ def head_tasks(data: T.DatasetPairs, head: str, *, n_train: int | None, n_eval: 
             if ev.follows.empty:
                 why.append(f"{ds}: no follow graph, exposure negatives are not derivable")
                 continue
-            task = T.repost_task(tr, ev, ds, n_eval=n_eval, n_train=None, seed=seed)
+            task = repost_task(tr, ev, ds, n_eval=n_eval, n_train=None, seed=seed)
             if task is not None:
                 task.notes["base_rate"] = float((task.train["label"] == "repost").mean())
                 task.train = _enriched(task.train, n_train, seed)
@@ -137,7 +148,7 @@ def _digest(frames: list[pd.DataFrame]) -> str:
     return h.hexdigest()[:16]
 
 
-def _comment_share(data: T.DatasetPairs) -> float | None:
+def _comment_share(data: DatasetPairs) -> float | None:
     """Share of CED reposts (train side) that carry the reposter's own words."""
     pair = data.pair("ced")
     if isinstance(pair, str) or pair[0].posts.empty:
@@ -146,13 +157,13 @@ def _comment_share(data: T.DatasetPairs) -> float | None:
     reposts = p[p["parent_id"].notna() | (p.get("kind", pd.Series(index=p.index)) == "repost")]
     if reposts.empty:
         return None
-    return round(float((T.repost_comment(reposts["text"]).str.len() >= 2).mean()), 4)
+    return round(float((repost_comment(reposts["text"]).str.len() >= 2).mean()), 4)
 
 
 def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
                        heads=tuple(HEAD_CLASSES), n_train: int | None = 2000,
                        n_eval: int | None = 400, seed: int = 0, progress: bool = True,
-                       data: T.DatasetPairs | None = None, validate: bool = True
+                       data: DatasetPairs | None = None, validate: bool = True
                        ) -> tuple[DecisionModel, pd.DataFrame]:
     """Fit every head on the train side; validate each on the eval side.
 
@@ -177,11 +188,9 @@ def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
         training-data digest and the validation metrics) and one row per head and dataset
         (plus the action head's ablation rows).
     """
-    data = data or T.DatasetPairs(train_dir, eval_dir, progress=False)
+    data = data or DatasetPairs(train_dir, eval_dir, progress=False)
     if embedder is None:
         if llm is None:
-            from ..llm import load_llm
-
             llm = load_llm("embedded", cache=False)
         embedder = default_embedder(llm, cache=cache_dir() / "representations")
     model = DecisionModel(embedder)
@@ -222,7 +231,7 @@ def fit_decision_model(train_dir, eval_dir=None, *, llm=None, embedder=None,
     return model, table
 
 
-def _action_ablation(model: DecisionModel, task: T.Task, seed: int) -> list[dict]:
+def _action_ablation(model: DecisionModel, task: Task, seed: int) -> list[dict]:
     """The action head on the LLM's representation alone and on the perceived context alone."""
     ytr = task.train["label"].astype(str).tolist()
     out = []
@@ -303,8 +312,6 @@ def tune_main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     llm = None
     if "llm" in args.representation:
-        from ..llm import load_llm
-
         llm = load_llm("embedded", cache=False)
     embedder = default_embedder(llm, kind=args.representation,
                                 cache=cache_dir() / "representations")

@@ -1,4 +1,4 @@
-"""Metrics of the s3kit benchmark (DESIGN.md section 4), each with its definition.
+"""Metrics of the s3kit benchmark (docs/evaluation.md), each with its definition.
 
 Classification metrics wrap scikit-learn. Metrics that are undefined on a given input (an AUC
 when ``y_true`` holds a single class, a Pearson r of a constant series, a relative error when

@@ -1,4 +1,4 @@
-"""JSON schema of ``s3kit bench`` results (DESIGN.md section 4) and :func:`validate_results`.
+"""JSON schema of ``s3kit bench`` results (docs/evaluation.md) and :func:`validate_results`.
 
 The contract's core is fixed: ``s3kit_version``, ``backend``, ``seed`` and ``tasks``, each task
 with ``dataset``, ``n``, ``metrics`` and ``baselines`` (name -> metrics). Metric values are

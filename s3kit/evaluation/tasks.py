@@ -1,4 +1,4 @@
-"""Benchmark task builders: turn ``SocialDataset``s into evaluation items (DESIGN.md section 4).
+"""Benchmark task builders: turn ``SocialDataset``s into evaluation items (docs/evaluation.md).
 
 Every builder takes a *train* and an *eval* :class:`~s3kit.datasets.base.SocialDataset` of the
 same dataset and returns a :class:`Task` (or ``None`` with a reason when the data does not
@@ -36,6 +36,8 @@ import pandas as pd
 
 from ..datasets import available_datasets, dataset_format, load_dataset
 from ..datasets.base import SocialDataset
+from ..text import detect_language
+from ..vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = [
     "Task",
@@ -89,10 +91,8 @@ STANCE_TOPICS = {
     "stance_hillary": "Hillary Clinton",
 }
 
-#: Topic names of the NLPCC-2016 targets, in English (prompts stay Chinese for Weibo text).
-_EMOTIONS3 = ("calm", "moderate", "intense")
+#: Gender spellings in the data -> the vocabulary's ``GENDERS``.
 _GENDERS = {"male": "male", "female": "female", "m": "male", "f": "female"}
-_ATTITUDES = ("negative", "positive")
 
 
 @dataclass
@@ -296,20 +296,12 @@ def _sample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return df.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
 
 
-def _language(texts) -> str:
-    from ..embeddings import has_cjk
-
-    texts = [t for t in texts if isinstance(t, str)][:200]
-    share = np.mean([has_cjk(t) for t in texts]) if texts else 0.0
-    return "zh" if share >= 0.3 else "en"
-
-
 # ----------------------------------------------------------------------------- label tasks
 
 
 def _tag_language(ev: pd.DataFrame, tr: pd.DataFrame, texts) -> str:
     """Language of ``texts`` (from the eval items), written to ``ev`` and a non-empty ``tr``."""
-    lang = _language(texts)
+    lang = detect_language(texts)
     ev["language"] = lang
     if not tr.empty:
         tr["language"] = lang
@@ -342,10 +334,10 @@ def emotion_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
     if ev.empty:
         return None
     tr, dropped_tr = items(train)
-    lang = _language(ev["text"])
+    lang = detect_language(ev["text"])
     ev["language"] = tr["language"] = lang
     return Task("emotion", dataset or eval.name, _sample(tr, n_train, seed),
-                balanced_sample(ev, n_eval, seed=seed), _EMOTIONS3,
+                balanced_sample(ev, n_eval, seed=seed), EMOTIONS,
                 {"mapping": {k: v for k, v in EMOTION_LEVELS.items()
                              if k in set(ev["source_label"]) | set(tr["source_label"])},
                  "dropped": dropped + dropped_tr, "language": lang})
@@ -389,11 +381,11 @@ def attitude_task(train: SocialDataset, eval: SocialDataset, dataset: str | None
     if ev.empty:
         return None
     tr = items(train)
-    lang = _language(ev["text"])
+    lang = detect_language(ev["text"])
     ev["language"] = tr["language"] = lang
     return Task("attitude", dataset or eval.name, _sample(tr.reset_index(drop=True), n_train,
                                                           seed),
-                balanced_sample(ev.reset_index(drop=True), n_eval, seed=seed), _ATTITUDES,
+                balanced_sample(ev.reset_index(drop=True), n_eval, seed=seed), ATTITUDES,
                 {"mapping": STANCE_ATTITUDE, "language": lang,
                  "topic": "NLPCC target / TweetEval subject / RumourEval source claim"})
 
@@ -438,7 +430,7 @@ def attitude_change_task(train: SocialDataset, eval: SocialDataset,  # noqa: A00
     tr = items(train)
     lang = _tag_language(ev, tr, ev["text"])
     return Task("attitude_change", dataset or eval.name, _sample(tr, n_train, seed),
-                balanced_sample(ev, n_eval, seed=seed), _ATTITUDES,
+                balanced_sample(ev, n_eval, seed=seed), ATTITUDES,
                 {"mapping": STANCE_ATTITUDE, "language": lang,
                  "input": "message replied to + its stance + the reply"})
 
@@ -488,7 +480,7 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
     tr = items(train)
     lang = _tag_language(ev, tr, ev["text"].fillna("").tolist() + ev["bio"].fillna("").tolist())
     return Task("gender", dataset or eval.name, _sample(tr, n_train, seed),
-                balanced_sample(ev, n_eval, seed=seed), ("male", "female"),
+                balanced_sample(ev, n_eval, seed=seed), GENDERS,
                 {"language": lang, "min_confidence": min_confidence,
                  "input": "bio + one post by the user"})
 
@@ -596,7 +588,7 @@ def repost_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
         df["name"] = df["user_id"].map(names) if names else None
         df["language"] = "en"
     return Task("repost", dataset or eval.name, balanced_sample(tr, n_train, seed=seed),
-                balanced_sample(ev, n_eval, seed=seed), ("nothing", "repost"),
+                balanced_sample(ev, n_eval, seed=seed), REPOST_LABELS,
                 {"horizon_hours": horizon_hours, "exposure": "followers of adopters "
                  "(follows read follower -> followee)", "positives_eval":
                  int((ev["label"] == "repost").sum()), "negatives_eval":

@@ -21,10 +21,13 @@ Examples:
 
 from __future__ import annotations
 
+from ..errors import BackendError
 from .base import LLM, CallStats, CostEstimate, estimate, normalise_log_scores
 from .cache import ResponseCache
+from .embedded import EmbeddedLLM
 from .fake import FakeLLM
 from .models import DEFAULT_MODEL, MODELS, adapter_path, gguf_path, load_base_model
+from .openai_backend import OpenAILLM
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -44,18 +47,6 @@ __all__ = [
     "load_llm",
     "normalise_log_scores",
 ]
-
-
-def __getattr__(name):
-    if name == "EmbeddedLLM":
-        from .embedded import EmbeddedLLM
-
-        return EmbeddedLLM
-    if name == "OpenAILLM":
-        from .openai_backend import OpenAILLM
-
-        return OpenAILLM
-    raise AttributeError(f"module 's3kit.llm' has no attribute {name!r}")
 
 
 def load_llm(backend: str = "embedded", model: str = DEFAULT_MODEL, *,
@@ -84,18 +75,12 @@ def load_llm(backend: str = "embedded", model: str = DEFAULT_MODEL, *,
     Raises:
         BackendError: unknown backend, missing weights package, unreachable server.
     """
-    from ..errors import BackendError
-
     if backend == "fake":
         return FakeLLM(model, seed=seed, adapter=adapter)
     if backend == "embedded":
-        from .embedded import EmbeddedLLM
-
         return EmbeddedLLM(model, adapter=adapter, cache=cache, batch_size=batch_size,
                            dtype=dtype, seed=seed, **kwargs).load()
     if backend == "openai":
-        from .openai_backend import OpenAILLM
-
         kwargs.setdefault("concurrency", min(batch_size, 8))
         return OpenAILLM(model, base_url=base_url, api_key_env=api_key_env, cache=cache,
                          seed=seed, adapter=adapter, **kwargs)

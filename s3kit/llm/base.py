@@ -20,6 +20,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .models import DEFAULT_MODEL, MODELS
+
 __all__ = ["CallStats", "CostEstimate", "LLM", "estimate", "normalise_log_scores"]
 
 
@@ -170,8 +172,6 @@ def estimate(n_agents: int, n_steps: int, *, decisions_per_step: float = 2.0,
         >>> (est.calls, est.prompt_tokens, round(est.seconds))
         (13, 30000, 20)
     """
-    from .models import DEFAULT_MODEL, MODELS
-
     active = n_agents * n_steps * active_fraction
     n_score = int(round(active * decisions_per_step))
     n_gen = int(round(active * posts_per_step))

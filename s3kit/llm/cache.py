@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..paths import cache_dir
 from .base import _as_str_list
 
 __all__ = ["CachedBackend", "ResponseCache", "cache_key", "default_cache_path", "open_cache"]
@@ -41,8 +42,6 @@ def cache_key(parts: dict[str, Any]) -> str:
 
 def default_cache_path() -> Path:
     """``<cache_dir()>/llm_responses.sqlite``."""
-    from ..config import cache_dir
-
     return cache_dir() / "llm_responses.sqlite"
 
 
@@ -161,7 +160,7 @@ class CachedBackend:
                           **self._key_identity(),
                           "system": system, "prompt": prompt, **extra})
 
-    def _ensure(self) -> None:
+    def ensure_loaded(self) -> None:
         """Hook run after the argument checks, before keys are made (e.g. load the model)."""
 
     def _cached_scores(self, prompts, options, system):
@@ -175,7 +174,7 @@ class CachedBackend:
         options = _as_str_list(options, "options")
         if not options or len(set(options)) != len(options) or any(not o for o in options):
             raise ValueError("options must be distinct non-empty strings")
-        self._ensure()
+        self.ensure_loaded()
         result = np.zeros((len(prompts), len(options)))
         keys = [self._key("score", system, p, options=options) for p in prompts]
         found = self._lookup(keys)
@@ -193,7 +192,7 @@ class CachedBackend:
             ``todo`` (the indices to generate) points; ``seed`` defaults to ``self.seed``.
         """
         prompts = _as_str_list(prompts, "prompts")
-        self._ensure()
+        self.ensure_loaded()
         seed = self.seed if seed is None else seed
         params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
                   "seed": seed if temperature > 0 else None}
@@ -213,7 +212,7 @@ class CachedBackend:
         continuations = _as_str_list(continuations, "continuations")
         if len(prompts) != len(continuations):
             raise ValueError("prompts and continuations must have the same length")
-        self._ensure()
+        self.ensure_loaded()
         sums = np.zeros(len(prompts))
         counts = np.zeros(len(prompts), dtype=np.int64)
         keys = [self._key("logprob", system, p, continuation=c)

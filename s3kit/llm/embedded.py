@@ -171,9 +171,15 @@ class EmbeddedLLM(CachedBackend):
                 eos.add(tid)
         self._eos = {int(t) for t in eos if t is not None and t >= 0}
 
-    def _ensure(self):
+    def ensure_loaded(self) -> None:
+        """Load the weights unless they are loaded (a no-op afterwards)."""
         if self._net is None:
             self.load()
+
+    @property
+    def base_model(self):
+        """The transformers model under the adapter, if any (``None`` until loaded)."""
+        return self._net
 
     def __repr__(self) -> str:
         """Name, adapter and dtype."""
@@ -181,8 +187,12 @@ class EmbeddedLLM(CachedBackend):
                 f"dtype={self._dtype_name or self.dtype!r}, batch_size={self.batch_size})")
 
     # ------------------------------------------------------------------ templates
-    def _template(self, system: str | None) -> tuple[str, str]:
-        """(prefix text, suffix text) around the user prompt, assistant turn open."""
+    def prompt_template(self, system: str | None) -> tuple[str, str]:
+        """(prefix text, suffix text) around the user prompt, assistant turn open.
+
+        ``prefix + prompt + suffix`` is what the model reads for ``prompt`` under ``system``
+        (``None``: the default system turn); the tuning code trains on the same wrapping.
+        """
         system = self._default_system if system is None else system
         tok = self.tokenizer
         if tok.chat_template:
@@ -204,7 +214,7 @@ class EmbeddedLLM(CachedBackend):
             self._prefixes.move_to_end(key)
             return self._prefixes[key]
         torch = self._torch
-        prefix_text, suffix_text = self._template(system)
+        prefix_text, suffix_text = self.prompt_template(system)
         ids = self._encode(prefix_text)
         n_virtual = 0
         past = None
@@ -543,6 +553,47 @@ class EmbeddedLLM(CachedBackend):
             self.stats.seconds += time.perf_counter() - t0
             self._store(fresh)
         return sums, counts
+
+    # ------------------------------------------------------------------ representations
+    def layer_info(self) -> dict:
+        """``{"n_layers": ..., "hidden_size": ...}`` of the loaded network (loads it)."""
+        self.ensure_loaded()
+        config = self._net.config
+        return {"n_layers": int(config.num_hidden_layers),
+                "hidden_size": int(config.hidden_size)}
+
+    def hidden_states(self, texts: Sequence[str], layers: Sequence[int],
+                      max_tokens: int = 96) -> np.ndarray:
+        """What the model makes of each raw text: one forward pass, no template, no question.
+
+        The masked mean over tokens of the hidden states of each layer in ``layers`` (0 is
+        the embeddings, ``n_layers`` the last), concatenated: ``(n, len(layers) *
+        hidden_size)`` float32. Texts are truncated to ``max_tokens``; an empty text reads as
+        one space. The adapter, if any, is part of the pass. Read by
+        :class:`s3kit.embeddings.LLMStateEmbedder`.
+        """
+        self.ensure_loaded()
+        torch = self._torch
+        texts = [t or " " for t in texts]
+        if not texts:
+            return np.zeros((0, len(layers) * self.layer_info()["hidden_size"]), np.float32)
+        t0 = time.perf_counter()
+        batch = self.tokenizer(texts, add_special_tokens=False, padding=True, truncation=True,
+                               max_length=int(max_tokens), return_tensors="pt")
+        # positions count real tokens only, so a text reads the same in any batch
+        positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.hf_model(input_ids=batch["input_ids"],
+                                attention_mask=batch["attention_mask"],
+                                position_ids=positions, output_hidden_states=True,
+                                logits_to_keep=1)
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        pooled = [(out.hidden_states[i].float() * mask).sum(1) / mask.sum(1).clamp(min=1)
+                  for i in layers]
+        self.stats.calls += 1
+        self.stats.prompt_tokens += int(batch["attention_mask"].sum())
+        self.stats.seconds += time.perf_counter() - t0
+        return torch.cat(pooled, dim=1).numpy().astype(np.float32, copy=False)
 
     def reset_prefix_cache(self) -> None:
         """Forget the prefix key/values, so later answers do not depend on earlier calls."""

@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import cache_dir
 from ..errors import BackendError
+from ..paths import cache_dir
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -309,6 +309,23 @@ def resolve_dtype(dtype: str = "auto"):
         raise BackendError(f"dtype {dtype!r} must be 'auto', 'float32' or 'bfloat16'") from None
 
 
+@contextlib.contextmanager
+def quiet_loading():
+    """Hide transformers' weight-loading bars, then restore the setting.
+
+    A load takes about a second; its bars would bury s3kit's own progress.
+    """
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
 def load_base_model(model: str = DEFAULT_MODEL, dtype: str = "auto"):
     """Load the cached converted model and its tokenizer (for PEFT training).
 
@@ -325,7 +342,8 @@ def load_base_model(model: str = DEFAULT_MODEL, dtype: str = "auto"):
 
     folder = ensure_converted(model)
     torch_dtype = resolve_dtype(dtype)
-    net = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype)
+    with quiet_loading():
+        net = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype)
     net.eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.padding_side = "left"

@@ -7,5 +7,6 @@
 from __future__ import annotations
 
 from .faultproxy import FAULT_KINDS, FaultProxy
+from .notebooks import execute_with_peak_rss
 
-__all__ = ["FAULT_KINDS", "FaultProxy"]
+__all__ = ["FAULT_KINDS", "FaultProxy", "execute_with_peak_rss"]

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import ReplayConfig
+from ..prompts import OPTIONS
+from ..vocabulary import LABELS
 from ._base import escape, new_figure
 
 __all__ = ["as_config", "build_simulation", "DEFAULT_SIMULATION_FACTORY", "records_frame",
@@ -197,15 +199,10 @@ def last_decision(sim, user_id: str) -> dict[str, Any] | None:
 
 
 def _task_of(options: tuple) -> tuple[str | None, tuple]:
-    from .. import prompts as P
-
     for task in ("emotion", "attitude", "action"):
         for lang in ("en", "zh"):
-            try:
-                if tuple(P.options(task, lang)) == tuple(options):
-                    return task, tuple(P.labels(task))
-            except (KeyError, ValueError):
-                continue
+            if tuple(OPTIONS[lang][task]) == tuple(options):
+                return task, tuple(LABELS[task])
     return None, tuple(options)
 
 

@@ -1,0 +1,49 @@
+"""Binder-sized: every notebook and the dashboard stepping a replay fit in 2 GB of kernel RSS.
+
+Each notebook runs under papermill on the embedded default model with its default decision
+path (calibrated agents, relevance embeddings, post generation), at sizes cut down for CI (the
+models loaded, which dominate memory, are the same as at the default sizes;
+``benchmarks/notebook_memory.py`` measures the defaults themselves). The probe reads the kernel
+process's own peak RSS, not the test runner's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from s3kit.testing import execute_with_peak_rss
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER_MB = 2048
+
+CASES = {
+    "notebooks/01_data_ingestion.ipynb": {"max_events": 5},
+    "notebooks/02_demographic_tuning.ipynb": {"n_train": 16, "n_eval": 16, "steps": 2,
+                                              "batch_size": 4, "eval_every": 1,
+                                              "adapter": "test-memory", "progress": False},
+    "notebooks/03_individual_prediction.ipynb": {"n_items": 8, "n_calibrate": 4},
+    "notebooks/04_population_replay.ipynb": {"n_steps": 2, "progress": False},
+    "notebooks/05_interventions.ipynb": {"n_steps": 3, "intervention_step": 1},
+    "widgets/dashboard.ipynb": {"n_steps": 2},
+    "widgets/classroom.ipynb": {"n_steps": 2},
+}
+# the dashboards step through the replay as a user's clicks would
+STEP_CELLS = ("dashboard.step(2)\nassert dashboard.wait(900)\n"
+              "assert dashboard.current_step == 2, dashboard.current_step",)
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", sorted(CASES))
+def test_notebook_kernel_fits_binder(notebook, tmp_path):
+    params = dict(CASES[notebook])
+    if notebook.startswith("notebooks/"):  # data_dir None: $S3KIT_DATA_DIR
+        params["out_dir"] = str(tmp_path / "out")
+    extra = STEP_CELLS if notebook.startswith("widgets/") else ()
+    peak = execute_with_peak_rss(ROOT / notebook, tmp_path / "run.ipynb", params,
+                                 cwd=tmp_path, extra_cells=extra)
+    print(f"{notebook}: kernel peak RSS {peak['kernel_mb']:.0f} MB")
+    assert peak["kernel_mb"] <= BINDER_MB, f"{notebook} kernel peaked at {peak} MB"
+    assert peak["kernel_mb"] > 100  # the probe measured the kernel, not an empty process
