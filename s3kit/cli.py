@@ -19,6 +19,60 @@ def _cmd_data_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_validate(args: argparse.Namespace) -> int:
+    from .datasets.validate import validate_file, validate_folder
+
+    if args.source_format:
+        problems = validate_file(args.path, args.source_format, max_per_field=args.max_problems)
+    else:
+        problems = validate_folder(args.path, max_per_field=args.max_problems)
+    for problem in problems:
+        print(problem)
+    print(f"{args.path}: {len(problems) or 'no'} problem{'s' if len(problems) != 1 else ''}",
+          file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _cmd_data_convert(args: argparse.Namespace) -> int:
+    from .datasets.convert import (
+        convert_edgelist,
+        convert_graph,
+        convert_interactions,
+        convert_table,
+    )
+
+    src = args.src
+    common = {"format": args.format, "name": args.name}
+    if args.source_format == "edgelist":
+        _one(src, "edgelist")
+        folder = convert_edgelist(src[0], args.out, reverse=args.reverse,
+                                  undirected=args.undirected, delimiter=args.delimiter, **common)
+    elif args.source_format == "interactions":
+        folder = convert_interactions(src, args.out, window_hours=args.window_hours,
+                                      follows=args.follows, delimiter=args.delimiter, **common)
+    elif args.source_format == "graph":
+        _one(src, "graph")
+        folder = convert_graph(src[0], args.out, fmt=args.graph_format, reverse=args.reverse,
+                               **common)
+    else:
+        _one(src, "table")
+        cols = {k: getattr(args, k) for k in ("user_col", "time_col", "text_col", "post_col",
+                                              "parent_col", "event_col", "kind_col",
+                                              "follower_col", "followee_col")
+                if getattr(args, k)}
+        folder = convert_table(src[0], args.out, table=args.table, timezone=args.timezone,
+                               **cols, **common)
+    print(f"wrote {folder} (check it with: s3kit data validate {folder})")
+    return 0
+
+
+def _one(src: list[str], what: str) -> None:
+    from .errors import ConfigError
+
+    if len(src) != 1:
+        raise ConfigError(f"--from {what} converts one file, got {len(src)}")
+
+
 def _cmd_data_make_sample(args: argparse.Namespace) -> int:
     from .sample import write_sample
 
@@ -80,13 +134,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
 
-    data = sub.add_parser("data", help="datasets: summaries, the shipped sample")
+    data = sub.add_parser("data", help="datasets: summaries, validate, convert, the sample")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     summary = data_sub.add_parser("summary", help="one line per dataset: users/posts/edges/events")
     summary.add_argument("--data-dir", default=None,
-                         help="folder laid out like shared/data (default: $S3KIT_DATA_DIR)")
+                         help="folder laid out like shared/data, or one tidy folder "
+                              "(default: $S3KIT_DATA_DIR)")
     summary.add_argument("--quiet", action="store_true", help="no progress bar")
     summary.set_defaults(func=_cmd_data_summary)
+    validate = data_sub.add_parser(
+        "validate", help="check a data folder: one line per problem; exit 1 if any",
+        description="Check a folder (tidy format or a public dataset's) without changing it. "
+                    "Prints file:line: field: problem, one per line; exit 0 clean, 1 problems.")
+    validate.add_argument("path", help="the folder (or a raw file with --from)")
+    validate.add_argument("--from", dest="source_format", choices=("edgelist", "interactions"),
+                          default=None, help="check a raw converter input file instead")
+    validate.add_argument("--max-problems", type=int, default=10,
+                          help="problems listed per file, field and kind (rest counted)")
+    validate.set_defaults(func=_cmd_data_validate)
+    convert = data_sub.add_parser(
+        "convert", help="convert an export (edge list, SNAP interactions, graph, CSV) "
+                        "to a tidy folder",
+        description="Write a tidy folder (docs/datasets.md) from a common export format.")
+    convert.add_argument("--from", dest="source_format", required=True,
+                         choices=("edgelist", "interactions", "graph", "table"),
+                         help="edgelist: 'a b' per line; interactions: 'userA userB time "
+                              "RT|MT|RE'; graph: GraphML/GEXF/edgelist via networkx; table: "
+                              "a CSV with --*-col flags")
+    convert.add_argument("src", nargs="+", help="input file(s); interactions: one event each")
+    convert.add_argument("--out", required=True, help="output folder")
+    convert.add_argument("--format", default="parquet", choices=("parquet", "csv"))
+    convert.add_argument("--name", default=None, help="dataset name (default: folder name)")
+    convert.add_argument("--reverse", action="store_true",
+                         help="edge 'a b' means b follows a (default: a follows b)")
+    convert.add_argument("--undirected", action="store_true",
+                         help="edgelist: write both directions of every edge")
+    convert.add_argument("--delimiter", default=None,
+                         help="field delimiter (default: comma if present, else whitespace)")
+    convert.add_argument("--window-hours", type=float, default=None,
+                         help="interactions: one event per time window instead of per file")
+    convert.add_argument("--follows", default=None,
+                         help="interactions: edge list of the follower graph (a follows b)")
+    convert.add_argument("--graph-format", default=None, choices=("graphml", "gexf", "edgelist"),
+                         help="graph: file format (default: from the suffix)")
+    convert.add_argument("--table", default="posts", choices=("posts", "users", "follows"),
+                         help="table: what one row is")
+    for col, what in (("user", "user id (posts' author / users' id)"), ("time", "post time"),
+                      ("text", "post text"), ("post", "post id (default: row number)"),
+                      ("parent", "id of the post replied to / reposted"),
+                      ("event", "event / cascade id"), ("kind", "original/repost/reply"),
+                      ("follower", "follower (--table follows)"),
+                      ("followee", "followee (--table follows)")):
+        convert.add_argument(f"--{col}-col", default=None, help=f"table: column of the {what}")
+    convert.add_argument("--timezone", default="UTC",
+                         help="table: zone of times without an offset (default UTC)")
+    convert.set_defaults(func=_cmd_data_convert)
     make = data_sub.add_parser("make-sample", help="regenerate the synthetic sample in data/sample")
     make.add_argument("--out", default=None, help="output folder (default: data/sample)")
     make.set_defaults(func=_cmd_data_make_sample)

@@ -29,8 +29,9 @@ class ReplayConfig:
 
     Attributes:
         name: run name (folder under ``runs/``).
-        dataset: ``"sample"`` (the shipped synthetic sample) or a shared dataset name
-            (``"mcid_twitter"``, ``"ced"``, ``"twitter15"`` ...).
+        dataset: ``"sample"`` (the shipped synthetic sample), a shared dataset name
+            (``"mcid_twitter"``, ``"ced"``, ``"twitter15"`` ...) or the path of a folder in
+            the tidy format (your own data, docs/datasets.md).
         data_dir: folder of the shared data (default: ``$S3KIT_DATA_DIR``).
         event_id: which event/cascade to replay (``None``: the first/largest).
         n_steps: number of simulation steps.

@@ -37,7 +37,8 @@ def test_notebook_01_runs_and_writes_artefacts(tmp_path, monkeypatch):
     params = {"out_dir": str(out), "max_events": 5, "data_dir": data if shared else None}
     papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "01.ipynb"), parameters=params,
                                cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
-    figures = ["sample_degree.png", "sample_spread.png"] + (["shared.png"] if shared else [])
+    figures = ["sample_degree.png", "sample_spread.png", "own_network.png"] + (
+        ["shared.png"] if shared else [])
     for name in figures:
         data_bytes = (out / "figures" / name).read_bytes()
         assert data_bytes.startswith(PNG) and len(data_bytes) > 5_000, name
@@ -48,6 +49,10 @@ def test_notebook_01_runs_and_writes_artefacts(tmp_path, monkeypatch):
     assert summary["sample"]["network"] == json.loads(json.dumps(net.stats()))
     curve = spread_curve(ds.posts, event_id="e0")
     assert summary["sample"]["final_adopters"] == int(curve["adopters"].iloc[-1])
+    own = summary["own"]  # the "your own data" section: three CSVs written, validated, loaded
+    assert own["problems"] == 0 and own["dataset"]["name"] == "my_class"
+    assert (own["dataset"]["users"], own["dataset"]["edges"], own["dataset"]["posts"]) == (4, 5, 3)
+    assert (out / "my_class" / "users.csv").is_file()
     if shared:
         assert summary["shared"]["dataset"]["name"] == "mcid_twitter"
         assert summary["shared"]["network"]["edges"] > 80_000

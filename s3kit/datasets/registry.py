@@ -17,11 +17,13 @@ from .clue import load_clue_emotion
 from .mcid import load_mcid
 from .nlpcc import load_nlpcc_stance
 from .rumoureval import load_rumoureval
+from .tidy import is_tidy_folder, load_tidy
 from .tweeteval import load_tweeteval
 from .twitter_gender import load_twitter_gender
 from .twitter_trees import load_twitter_trees
 
-__all__ = ["available_datasets", "load_dataset", "summarize_datasets", "LOADERS"]
+__all__ = ["available_datasets", "load_dataset", "summarize_datasets", "dataset_format",
+           "LOADERS"]
 
 
 def _has(folder: Path, *patterns: str) -> bool:
@@ -59,7 +61,9 @@ def available_datasets(data_dir: str | os.PathLike | None = None) -> list[str]:
 
     Returns:
         Known names whose folder exists with the expected files, then any other folder laid
-        out like Twitter15 (``label.txt`` + ``tree/``), e.g. ``twitter16``.
+        out like Twitter15 (``label.txt`` + ``tree/``), e.g. ``twitter16``, or in the tidy
+        format (:mod:`s3kit.datasets.tidy`). When ``data_dir`` is itself a tidy folder, its
+        own name.
 
     Examples:
         >>> import tempfile, pathlib
@@ -70,10 +74,56 @@ def available_datasets(data_dir: str | os.PathLike | None = None) -> list[str]:
         ['twitter16']
     """
     root = _data_dir(data_dir)
-    names = [n for n, (_, ok) in LOADERS.items() if ok(root / n)]
+    if is_tidy_folder(root):
+        return [root.name]
+    names = [n for n, (_, ok) in LOADERS.items() if ok(root / n) or is_tidy_folder(root / n)]
     others = sorted(p.name for p in root.iterdir()
-                    if p.is_dir() and p.name not in LOADERS and _is_trees(p))
+                    if p.is_dir() and p.name not in LOADERS
+                    and (_is_trees(p) or is_tidy_folder(p)))
     return names + others
+
+
+def dataset_format(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """Which format a dataset folder is in: ``"tidy"``, ``"trees"`` or a known loader's name.
+
+    Args:
+        name: a dataset name (as for :func:`load_dataset`) or the path of a tidy folder.
+        data_dir: the data folder.
+
+    Returns:
+        ``"tidy"`` for s3kit's own format (found by layout, whatever the folder's name),
+        ``"trees"`` for Twitter15-style folders of another name, else ``name``'s base.
+
+    Raises:
+        ValueError: unknown dataset.
+    """
+    folder = _tidy_path(name, data_dir)
+    if folder is not None:
+        return "tidy"
+    root = _data_dir(data_dir)
+    base = name.partition("/")[0]
+    if base in LOADERS:
+        return base
+    if _is_trees(root / base):
+        return "trees"
+    raise ValueError(f"unknown dataset {name!r} (present in {root}: {available_datasets(root)})")
+
+
+def _tidy_path(name: str, data_dir) -> Path | None:
+    """The tidy folder ``name`` refers to (a path, the data folder itself, or a subfolder)."""
+    direct = Path(name).expanduser()
+    if (os.sep in name or name not in LOADERS) and is_tidy_folder(direct) and (
+            data_dir is None or direct.is_absolute() or not (Path(data_dir) / name).exists()):
+        return direct
+    try:
+        root = _data_dir(data_dir)
+    except FileNotFoundError:
+        return None
+    if is_tidy_folder(root) and name == root.name:
+        return root
+    if is_tidy_folder(root / name):
+        return root / name
+    return None
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **kwargs
@@ -83,8 +133,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **kwargs
     Args:
         name: a name from :func:`available_datasets` (``ced``, ``twitter15``, ``twitter16``,
             ``mcid_twitter``, ``rumoureval2017``, ``nlpcc2016_stance``, ``clue_emotion2020``,
-            ``tweeteval``, ``twitter_gender``, or another Twitter15-style folder), or
-            ``tweeteval/<task>`` for one TweetEval task.
+            ``tweeteval``, ``twitter_gender``, another Twitter15-style folder, or a folder in
+            the tidy format), ``tweeteval/<task>`` for one TweetEval task, or the path of a
+            tidy folder (``"path/to/folder"``). Tidy folders are found by layout whatever
+            their name (:func:`s3kit.datasets.tidy.load_tidy`).
         data_dir: the folder (default: ``$S3KIT_DATA_DIR``, else ``../shared/data``).
         **kwargs: passed to the loader (e.g. ``progress=False``, ``task=...``).
 
@@ -103,6 +155,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **kwargs
         >>> ds is None or set(ds.labels["task"]) == {"emotion"}
         True
     """
+    tidy = _tidy_path(name, data_dir)
+    if tidy is not None:
+        return load_tidy(tidy)
     root = _data_dir(data_dir)
     base, _, task = name.partition("/")
     if task:

@@ -84,7 +84,6 @@ from .metrics import (
 from .schema import validate_results
 from .tasks import (
     STANCE_ATTITUDE,
-    T_KNOWN,
     TASK_DATASETS,
     DatasetPairs,
     Task,
@@ -100,6 +99,9 @@ from .tasks import (
 
 __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "results_table",
            "write_results", "add_bench_parser", "bench_main", "predict_labels"]
+
+#: Heads a calibrated agent decides with (a replay needs all three).
+SIMULATION_HEADS = ("emotion", "attitude", "action")
 
 #: Task names of the contract, in report order.
 TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender", "content", "spread",
@@ -900,6 +902,13 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
                             "training_data_digest": heads.info["training_data_digest"],
                             "fitted_on": "train side only", "skipped": heads.info["skipped"],
                             "seconds": round(time.perf_counter() - t0, 1)}
+        missing = sorted(set(SIMULATION_HEADS) - set(heads.heads))
+        if missing:  # e.g. a train dir of own data without emotion/attitude labels
+            results["heads"]["not_used"] = (
+                f"the train side has no items for the {', '.join(missing)} head(s) the "
+                "agents decide with: zero-shot decisions instead")
+            heads, mode = None, "zero_shot"
+            results["decisions"] = mode
     raw: dict[str, dict] = {}
     bar = tqdm(names, desc="bench", disable=not progress)
     for name in bar:
@@ -937,7 +946,8 @@ def _run_task(name: str, data: _Data, llm, sizes: BenchSizes, seed: int, progres
     reasons = []
     names = list(TASK_DATASETS[name])
     if name in ("spread",):
-        names += [n for n in data.eval_names if n not in T_KNOWN]
+        names += data.tree_datasets()
+    names += [n for n in data.own_datasets() if n not in names]  # own data: every task
     for ds_name in names:
         pair = data.pair(ds_name)
         if isinstance(pair, str):
@@ -1161,10 +1171,10 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="benchmark against real behaviour (docs/evaluation.md)",
                               description="Run the s3kit benchmark and write results JSON.")
     p.add_argument("--train-dir", required=True,
-                   help="folder laid out like shared/data: fit/tune on it")
+                   help="folder laid out like shared/data, or a tidy folder: fit/tune on it")
     p.add_argument("--eval-dir", default=None,
-                   help="folder to evaluate on (default: a deterministic validation split "
-                        "of --train-dir)")
+                   help="folder to evaluate on, same kinds (default: a deterministic "
+                        "validation split of --train-dir)")
     p.add_argument("--out", default="results.json", help="results JSON path")
     p.add_argument("--backend", default="embedded", choices=("embedded", "openai", "fake"),
                    help="LLM backend (fake: plumbing tests only)")

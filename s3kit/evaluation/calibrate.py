@@ -95,7 +95,8 @@ def head_tasks(data: DatasetPairs, head: str, *, n_train: int | None, n_eval: in
     """The per-dataset tasks that train and validate ``head``, and why others were skipped."""
     name = HEAD_TASK[head]
     out, why = [], []
-    for ds in TASK_DATASETS[name]:
+    own = [n for n in data.own_datasets() if n not in TASK_DATASETS[name]]  # own data too
+    for ds in [*TASK_DATASETS[name], *own]:
         pair = data.pair(ds)
         if isinstance(pair, str):
             why.append(pair)

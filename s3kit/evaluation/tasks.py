@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..datasets import available_datasets, load_dataset
+from ..datasets import available_datasets, dataset_format, load_dataset
 from ..datasets.base import SocialDataset
 from ..text import detect_language
 from ..vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
@@ -70,12 +70,16 @@ EMOTION_LEVELS = {
     "anger": "intense", "fear": "intense", "surprise": "intense",
     # TweetEval emotion
     "optimism": "calm", "joy": "moderate",
+    # own data (tidy labels with task "emotion") may use the levels themselves
+    "calm": "calm", "moderate": "moderate", "intense": "intense",
 }
 
 #: Stance label -> S3 attitude (binary); labels not listed (none, query, comment) are dropped.
 STANCE_ATTITUDE = {
     "favor": "positive", "support": "positive",
     "against": "negative", "deny": "negative",
+    # own data (tidy labels with task "attitude") may use the attitudes themselves
+    "positive": "positive", "negative": "negative",
 }
 
 #: What a TweetEval stance task is about (the attitude prompt's topic).
@@ -87,7 +91,8 @@ STANCE_TOPICS = {
     "stance_hillary": "Hillary Clinton",
 }
 
-#: Topic names of the NLPCC-2016 targets, in English (prompts stay Chinese for Weibo text).
+#: Gender spellings in the data -> the vocabulary's ``GENDERS``.
+_GENDERS = {"male": "male", "female": "female", "m": "male", "f": "female"}
 
 
 @dataclass
@@ -149,7 +154,12 @@ class DatasetPairs:
 
     def tree_datasets(self) -> list[str]:
         """Eval-side folders of unknown name (Twitter15-style trees such as twitter16)."""
-        return [n for n in self.eval_names if n not in T_KNOWN]
+        return [n for n in self.eval_names if n not in T_KNOWN and n not in self.own_datasets()]
+
+    def own_datasets(self) -> list[str]:
+        """Eval-side folders in the tidy format (a user's own data): they feed every task."""
+        root = self.eval_dir or self.train_dir
+        return [n for n in self.eval_names if dataset_format(n, root) == "tidy"]
 
     def pair(self, name: str):
         """``(train, eval)`` SocialDatasets, or a string saying why not."""
@@ -344,8 +354,8 @@ def attitude_task(train: SocialDataset, eval: SocialDataset, dataset: str | None
     """
     def items(ds: SocialDataset) -> pd.DataFrame:
         if len(ds.labels):
-            lab = ds.labels[ds.labels["task"].astype("string").str.startswith("stance").fillna(
-                False)]
+            lab = ds.labels[ds.labels["task"].astype("string").str.startswith(
+                ("stance", "attitude")).fillna(False)]
             topic = (lab["target"].astype("string") if "target" in lab.columns
                      else lab["task"].astype("string").map(STANCE_TOPICS))
             topic = topic.fillna(lab["task"].astype("string"))
@@ -432,14 +442,20 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
 
     Twitter gender: ``gender`` male/female (brand/unknown dropped) with
     ``gender_confidence >= min_confidence``; the bio and the user's tweet. CED: source authors'
-    ``m``/``f`` gender; their source post (Weibo has no bio in CED).
+    ``m``/``f`` gender; their source post (Weibo has no bio in CED). Own data may also give
+    ``labels`` rows with task ``gender`` (a text by a male/female author, no bio).
     """
     def items(ds: SocialDataset) -> pd.DataFrame:
         users = ds.users
+        lab = ds.labels[ds.labels["task"].astype("string").str.lower().eq("gender").fillna(
+            False)]
+        labelled = pd.DataFrame({  # own data: labelled text (task "gender"), no user
+            "user_id": pd.NA, "bio": pd.NA, "text": lab["text"].astype("string").to_numpy(),
+            "label": lab["label"].astype("string").str.lower().map(_GENDERS).to_numpy(),
+        }).dropna(subset=["label"])
         if "gender" not in users.columns:
-            return pd.DataFrame()
-        g = users["gender"].astype("string").str.lower().map(
-            {"male": "male", "female": "female", "m": "male", "f": "female"})
+            return labelled.reset_index(drop=True)
+        g = users["gender"].astype("string").str.lower().map(_GENDERS)
         keep = g.notna()
         if "gender_confidence" in users.columns:
             conf = pd.to_numeric(users["gender_confidence"], errors="coerce")
@@ -449,12 +465,14 @@ def gender_task(train: SocialDataset, eval: SocialDataset, dataset: str | None =
                       .set_index("user_id")["text"])
         bio = u["bio"].astype("string") if "bio" in u.columns else pd.Series(pd.NA,
                                                                             index=u.index)
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "user_id": u["user_id"].astype(str).to_numpy(),
             "bio": bio.to_numpy(),
             "text": u["user_id"].map(first_post).astype("string").to_numpy(),
             "label": u["label"].to_numpy(),
-        }).reset_index(drop=True)
+        })
+        return (pd.concat([out, labelled], ignore_index=True) if len(labelled)
+                else out.reset_index(drop=True))
 
     ev = items(eval)
     if ev.empty:

@@ -42,7 +42,7 @@ __all__ = ["ReplayDashboard"]
 
 #: Controls that are ReplayConfig fields, in display order.
 PARAMETERS = ("emotion_decay", "half_life_hours", "w_time", "w_relevance", "w_source",
-              "feed_size", "activation_rate", "n_steps", "backend", "model", "seed")
+              "feed_size", "activation_rate", "n_steps", "backend", "model", "seed", "dataset")
 
 
 class ReplayDashboard(widgets.VBox):
@@ -123,6 +123,9 @@ class ReplayDashboard(widgets.VBox):
         self.seed = widgets.BoundedIntText(value=c.seed, min=0, max=2**31 - 1,
                                            description="seed", continuous_update=False,
                                            style=style, layout=lay)
+        self.dataset = widgets.Text(value=c.dataset, description="dataset",
+                                    placeholder="sample, a dataset name, or a tidy folder",
+                                    continuous_update=False, style=style, layout=lay)
         for name in PARAMETERS:
             control = getattr(self, name)
             control.add_class(f"s3kit-{name.replace('_', '-')}")
