@@ -81,6 +81,8 @@ def _timed_steps(sim, n_steps: int) -> tuple[list[float], list[int]]:
         sim.step()
         times.append(time.perf_counter() - t)
         decisions.append(sim.n_decisions_ - before)
+        print(f"  step {len(times)}/{n_steps}: {times[-1]:.1f} s, {decisions[-1]} "
+              f"agent-decisions, peak RSS so far {peak_rss_mb():.0f} MB", flush=True)
     return times, decisions
 
 
@@ -164,25 +166,26 @@ def _naive(args, sim, llm, engine_rate, prompts) -> dict:
     return out
 
 
-def _generated_network(n_users: int, seed: int, step_hours: float):
+def _generated_replay(n_users: int, n_steps: int, activation_rate: float, seed: int = 0):
+    """(config, network) of a replay of the generated sample's event e0 with ``n_users``."""
+    from s3kit.config import ReplayConfig
     from s3kit.environment import SocialNetwork
     from s3kit.sample import generate_sample
 
+    cfg = ReplayConfig.from_dict(_config(n_steps=n_steps, activation_rate=activation_rate))
     ds = generate_sample(n_users=n_users, seed=seed)
     ds.posts = ds.posts[ds.posts["event_id"] == "e0"]
-    until = ds.posts["time"].min() + pd.Timedelta(hours=step_hours)
-    return SocialNetwork.from_dataset(ds, until=until, step_hours=step_hours, seed=seed)
+    until = ds.posts["time"].min() + pd.Timedelta(hours=cfg.step_hours)
+    net = SocialNetwork.from_dataset(ds, until=until, step_hours=cfg.step_hours, seed=seed)
+    return cfg, net
 
 
 def part_scale(args) -> dict:
-    from s3kit.config import ReplayConfig
     from s3kit.llm import llm_from_config
     from s3kit.simulation import Simulation
 
     t0 = time.perf_counter()
-    cfg = ReplayConfig.from_dict(_config(n_steps=args.steps,
-                                         activation_rate=args.active_share))
-    net = _generated_network(args.agents, 0, cfg.step_hours)
+    cfg, net = _generated_replay(args.agents, args.steps, args.active_share)
     build_s = time.perf_counter() - t0
     sim = Simulation(net, cfg, llm_from_config(cfg), event_id="e0")
     times, decisions = _timed_steps(sim, cfg.n_steps)
@@ -201,15 +204,12 @@ def part_scale(args) -> dict:
 def part_ray(args) -> dict:
     import functools
 
-    from s3kit.config import ReplayConfig
     from s3kit.engines import RayEngine
     from s3kit.llm import load_llm
     from s3kit.simulation import Simulation
 
     t0 = time.perf_counter()
-    cfg = ReplayConfig.from_dict(_config(n_steps=args.ray_steps,
-                                         activation_rate=args.active_share))
-    net = _generated_network(args.ray_agents, 0, cfg.step_hours)
+    cfg, net = _generated_replay(args.ray_agents, args.ray_steps, args.active_share)
     build_s = time.perf_counter() - t0
     engine = RayEngine(functools.partial(load_llm, "embedded", cache=False),
                        n_workers=args.workers,

@@ -7,7 +7,6 @@ CI); every other test writes its own small files.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +25,7 @@ from s3kit.datasets import (
 from s3kit.datasets.tidy import TABLES, parse_times
 from s3kit.environment import SocialNetwork
 from s3kit.errors import DataFormatError
+from s3kit.testing.pytest_policy import data_root
 
 SHARED = ["ced", "twitter15", "mcid_twitter", "rumoureval2017", "nlpcc2016_stance",
           "clue_emotion2020", "tweeteval", "twitter_gender"]
@@ -36,12 +36,7 @@ CSV_EXACT = ["mcid_twitter", "rumoureval2017", "nlpcc2016_stance", "clue_emotion
 
 
 def shared_root() -> Path:
-    root = os.environ.get("S3KIT_DATA_DIR")
-    if not root or not Path(root).is_dir():
-        if os.environ.get("CI"):
-            pytest.fail("S3KIT_DATA_DIR must point at the shared data in CI")
-        pytest.skip("shared data not available (S3KIT_DATA_DIR)")
-    return Path(root)
+    return data_root()  # skips outside CI without the shared data, fails under CI
 
 
 def assert_same(a: SocialDataset, b: SocialDataset) -> None:

@@ -95,6 +95,21 @@ def _splitter(line: str, delimiter: str | None):
     return str.split  # runs of spaces/tabs
 
 
+def _fields(path: str | os.PathLike, delimiter: str | None, comment: str):
+    """``(lineno, line, fields, None)`` per data line, or ``(lineno, line, None, error)``.
+
+    The delimiter is guessed from the first data line unless given.
+    """
+    split = None
+    for lineno, line, bad in _lines(Path(path), comment):
+        if bad is not None:
+            yield lineno, line, None, ("line", bad)
+            continue
+        if split is None:
+            split = _splitter(line, delimiter)
+        yield lineno, line, split(line), None
+
+
 def iter_edge_lines(path: str | os.PathLike, delimiter: str | None = None,
                     comment: str = "#%") -> Iterator[tuple[int, tuple[str, str] | None,
                                                            tuple[str, str] | None]]:
@@ -113,14 +128,10 @@ def iter_edge_lines(path: str | os.PathLike, delimiter: str | None = None,
         (3, ('2', '3'), None)
         (4, None, ('edge', "expected two ids 'a b' or 'a,b', got '4'"))
     """
-    split = None
-    for lineno, line, bad in _lines(Path(path), comment):
+    for lineno, line, parts, bad in _fields(path, delimiter, comment):
         if bad is not None:
-            yield lineno, None, ("line", bad)
+            yield lineno, None, bad
             continue
-        if split is None:
-            split = _splitter(line, delimiter)
-        parts = split(line)
         if len(parts) < 2 or not parts[0] or not parts[1]:
             yield lineno, None, ("edge", f"expected two ids 'a b' or 'a,b', got {line[:60]!r}")
             continue
@@ -135,14 +146,10 @@ def iter_interaction_lines(path: str | os.PathLike, delimiter: str | None = None
     ``code`` is ``RT``, ``MT`` or ``RE`` (``retweet``/``mention``/``reply`` also accepted, any
     case); ``seconds`` are epoch seconds (UTC).
     """
-    split = None
-    for lineno, line, bad in _lines(Path(path), comment):
+    for lineno, _, parts, bad in _fields(path, delimiter, comment):
         if bad is not None:
-            yield lineno, None, ("line", bad)
+            yield lineno, None, bad
             continue
-        if split is None:
-            split = _splitter(line, delimiter)
-        parts = split(line)
         if len(parts) != 4:
             yield lineno, None, ("line", "expected 'userA userB timestamp interaction', got "
                                  f"{len(parts)} fields")
@@ -333,46 +340,30 @@ def read_interactions(srcs: str | os.PathLike | Sequence[str | os.PathLike],
             rows.append((ev, a, b, sec, code))
     df = pd.DataFrame(rows, columns=["event_id", "a", "b", "t", "code"])
     df = df.sort_values(["event_id", "t"], kind="stable").reset_index(drop=True)
-    post_id, user, tsec, parent, event, kind, inter, target, implicit = ([] for _ in range(9))
-    ev_ids, ev_root = [], []
+    out: list[tuple] = []  # post_id, user_id, seconds, parent_id, event_id, kind,
+    ev_ids, ev_root = [], []  # interaction, target_user, implicit
     for ev, grp in df.groupby("event_id", sort=False):
         latest: dict[str, str] = {}
-        n = 0
         first = None
+        start = len(out)  # post ids count from 0 in each event
         for a, b, t, code in grp[["a", "b", "t", "code"]].itertuples(index=False):
             kind_a, answers = INTERACTIONS[code]
             par = None
             if answers:
                 par = latest.get(b)
                 if par is None:  # the post answered is not in the file: add it
-                    par = f"{ev}:{n}"
-                    n += 1
-                    post_id.append(par)
-                    user.append(b)
-                    tsec.append(t)
-                    parent.append(None)
-                    event.append(ev)
-                    kind.append("original")
-                    inter.append(None)
-                    target.append(None)
-                    implicit.append(True)
+                    par = f"{ev}:{len(out) - start}"
+                    out.append((par, b, t, None, ev, "original", None, None, True))
                     latest[b] = par
                     first = first or par
-            pid = f"{ev}:{n}"
-            n += 1
-            post_id.append(pid)
-            user.append(a)
-            tsec.append(t)
-            parent.append(par)
-            event.append(ev)
-            kind.append(kind_a)
-            inter.append(code)
-            target.append(b)
-            implicit.append(False)
+            pid = f"{ev}:{len(out) - start}"
+            out.append((pid, a, t, par, ev, kind_a, code, b, False))
             latest[a] = pid
             first = first or pid
         ev_ids.append(ev)
         ev_root.append(first)
+    post_id, user, tsec, parent, event, kind, inter, target, implicit = (
+        [r[k] for r in out] for k in range(9))
     posts = pd.DataFrame({
         "post_id": post_id, "user_id": user,
         "time": pd.to_datetime(np.asarray(tsec, dtype=float), unit="s", utc=True),

@@ -143,6 +143,15 @@ def _ids(values: pd.Series) -> np.ndarray:
     return values.astype("string").str.strip().to_numpy(dtype=object, na_value=None)
 
 
+def _check_unique(col, chunk, offset: int, field: str, seen: set, what: str) -> None:
+    """Report each id of ``chunk[field]`` already in ``seen``; add the new ones to it."""
+    for i, v in enumerate(_ids(chunk[field])):
+        if v in seen:
+            col.add(offset + i, field, f"duplicate {what} {v!r}", kind="duplicate")
+        elif v:
+            seen.add(v)
+
+
 def _check_refs(col: _Collector, chunk: pd.DataFrame, offset: int, field: str, known: set,
                 what: str) -> None:
     if field not in chunk.columns:
@@ -183,21 +192,10 @@ def _validate_tidy(folder: Path, chunk_rows: int, cap: int) -> list[Problem]:
                     else:
                         col.add(row, field, why)
                 if table == "users" and "user_id" in chunk.columns:
-                    ids = _ids(chunk["user_id"])
-                    for i, v in enumerate(ids):
-                        if v in users:
-                            col.add(offset + i, "user_id", f"duplicate user id {v!r}",
-                                    kind="duplicate")
-                        elif v:
-                            users.add(v)
+                    _check_unique(col, chunk, offset, "user_id", users, "user id")
                 elif table == "posts":
                     if "post_id" in chunk.columns:
-                        for i, v in enumerate(_ids(chunk["post_id"])):
-                            if v in post_ids:
-                                col.add(offset + i, "post_id", f"duplicate post id {v!r}",
-                                        kind="duplicate")
-                            elif v:
-                                post_ids.add(v)
+                        _check_unique(col, chunk, offset, "post_id", post_ids, "post id")
                     else:
                         post_ids.update(str(offset + i) for i in range(len(chunk)))
                     if "parent_id" in chunk.columns:
@@ -212,12 +210,7 @@ def _validate_tidy(folder: Path, chunk_rows: int, cap: int) -> list[Problem]:
                                     "user of users (expected a user_id of the users table)")
                 elif table == "events":
                     if "event_id" in chunk.columns:
-                        for i, v in enumerate(_ids(chunk["event_id"])):
-                            if v in seen_events:
-                                col.add(offset + i, "event_id", f"duplicate event id {v!r}",
-                                        kind="duplicate")
-                            elif v:
-                                seen_events.add(v)
+                        _check_unique(col, chunk, offset, "event_id", seen_events, "event id")
                     if "posts" in files:
                         _check_refs(col, chunk, offset, "root_post_id", post_ids,
                                     "post of posts (expected a post_id of the posts table)")
