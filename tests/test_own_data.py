@@ -144,14 +144,16 @@ def test_own_labels_feed_the_matching_bench_tasks(tmp_path):
     assert "class_labels: no follow graph" in res["skipped"]["repost"]
 
 
-def test_calibrated_bench_on_own_data_without_labels_falls_back_to_zero_shot(converted):
+def test_calibrated_bench_on_own_data_without_labels_replays_zero_shot(converted):
     """Heads are fitted on own data too (the action head from its cascades + follows); with no
-    emotion/attitude labels the agents cannot decide with heads: zero-shot, said so."""
+    emotion/attitude labels the replays' agents cannot decide with heads: zero-shot, said so,
+    while the label tasks with a head keep it."""
     res = run_bench(converted, converted, out=None, backend="fake", quick=True, progress=False,
                     print_table=False, tasks=["repost", "spread"], decisions="calibrated",
                     representation="hashing")
-    assert res["decisions"] == "zero_shot"
-    assert "emotion" in res["heads"]["not_used"] and "attitude" in res["heads"]["not_used"]
+    assert res["decisions"] == "calibrated"
+    note = res["heads"]["not_used"]
+    assert "emotion" in note and "attitude" in note and "replays" in note
     skipped = res["heads"]["skipped"]  # own data is offered to every head:
     assert not any(r.startswith("higgs") for r in skipped["action"])  # the action head fits
     assert "higgs: no labelled items on both sides" in skipped["emotion"]

@@ -11,7 +11,7 @@ from s3kit.environment import SocialNetwork
 from s3kit.errors import CheckpointError, ConfigError
 from s3kit.llm import FakeLLM
 from s3kit.sample import generate_sample
-from s3kit.simulation import Simulation, read_checkpoint, write_checkpoint
+from s3kit.simulation import CHECKPOINT_SCHEMA, Simulation, read_checkpoint, write_checkpoint
 
 BASE = {"progress": False, "generate_posts": False, "backend": "fake", "n_steps": 4}
 
@@ -188,7 +188,7 @@ def test_chunk_size_changes_batching_not_results():
 
 
 def test_checkpoint_file_is_verified(tmp_path):
-    path = write_checkpoint(tmp_path / "c.s3k", {"format": 1, "x": np.arange(5)})
+    path = write_checkpoint(tmp_path / "c.s3k", {"format": CHECKPOINT_SCHEMA, "x": np.arange(5)})
     assert read_checkpoint(path)["x"].tolist() == [0, 1, 2, 3, 4]
     data = path.read_bytes()
     (tmp_path / "trunc.s3k").write_bytes(data[:-7])

@@ -102,6 +102,8 @@ __all__ = ["TASKS", "S3_FIGURES", "TASK_DATASETS", "BenchSizes", "run_bench", "r
 
 #: Heads a calibrated agent decides with (a replay needs all three).
 SIMULATION_HEADS = ("emotion", "attitude", "action")
+#: Tasks that replay populations of agents (the others score labelled items).
+REPLAY_TASKS = ("spread", "emotion_trend", "attitude_trend")
 
 #: Task names of the contract, in report order.
 TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender", "content", "spread",
@@ -902,20 +904,23 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
                             "training_data_digest": heads.info["training_data_digest"],
                             "fitted_on": "train side only", "skipped": heads.info["skipped"],
                             "seconds": round(time.perf_counter() - t0, 1)}
+    replay_heads = heads
+    if heads is not None:
         missing = sorted(set(SIMULATION_HEADS) - set(heads.heads))
         if missing:  # e.g. a train dir of own data without emotion/attitude labels
             results["heads"]["not_used"] = (
                 f"the train side has no items for the {', '.join(missing)} head(s) the "
-                "agents decide with: zero-shot decisions instead")
-            heads, mode = None, "zero_shot"
-            results["decisions"] = mode
+                "agents decide with: the replays (spread, trends) decide zero-shot; the label "
+                "tasks with a head use it")
+            replay_heads = None
     raw: dict[str, dict] = {}
     bar = tqdm(names, desc="bench", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
         t0 = time.perf_counter()
         try:
-            entry, reason = _run_task(name, data, llm, sizes, seed, progress, heads)
+            entry, reason = _run_task(name, data, llm, sizes, seed, progress,
+                                      replay_heads if name in REPLAY_TASKS else heads)
         except ImportError as exc:
             entry, reason = None, f"a module it needs is not available: {exc}"
         if entry is None:

@@ -1,7 +1,7 @@
 """Run a notebook with papermill and read back the peak memory of its kernel.
 
 The kernel is a separate process, so the runner's own RSS says nothing about it. A cell
-appended to a copy of the notebook writes the kernel's ``ru_maxrss`` (itself, and the largest
+appended to a copy of the notebook writes the kernel's peak RSS (``VmHWM``; and the largest
 of the processes it started) to a file once every other cell has run.
 """
 
@@ -15,9 +15,17 @@ from typing import Any
 
 __all__ = ["execute_with_peak_rss"]
 
+# Linux keeps ru_maxrss across execve: a kernel started by a 3 GB test runner would report 3 GB.
+# VmHWM (peak RSS of the process's own address space, new at exec) is the kernel's own figure.
 _PROBE = """\
 import json as _json, resource as _resource
-_json.dump({{"self_kb": _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss,
+def _hwm_kb():
+    try:
+        with open("/proc/self/status") as _fh:
+            return next(int(l.split()[1]) for l in _fh if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):  # not Linux: ru_maxrss (KiB on Linux, bytes on macOS)
+        return _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
+_json.dump({{"self_kb": _hwm_kb(),
             "children_kb": _resource.getrusage(_resource.RUSAGE_CHILDREN).ru_maxrss}},
            open({path!r}, "w"))"""
 
