@@ -34,9 +34,17 @@ STEP_CELLS = ("dashboard.step(2)\nassert dashboard.wait(900)\n"
               "assert dashboard.current_step == 2, dashboard.current_step",)
 
 
+#: Known over the budget (issue 15 stays open on it): LoRA tuning in float32 peaked at
+#: 2,063 MiB at these sizes. strict: the test says so as soon as it fits.
+OVER_BUDGET = {"notebooks/02_demographic_tuning.ipynb":
+               "float32 LoRA tuning peaks at ~2,063 MiB (measured); not yet Binder-sized"}
+PARAMS = [pytest.param(nb, marks=pytest.mark.xfail(strict=True, reason=OVER_BUDGET[nb]))
+          if nb in OVER_BUDGET else nb for nb in sorted(CASES)]
+
+
 @pytest.mark.llm
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", sorted(CASES))
+@pytest.mark.parametrize("notebook", PARAMS)
 def test_notebook_kernel_fits_binder(notebook, tmp_path):
     params = dict(CASES[notebook])
     if notebook.startswith("notebooks/"):  # data_dir None: $S3KIT_DATA_DIR
