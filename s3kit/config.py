@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .interventions import intervention_from_config
 from .memory import DEFAULT_SOURCE_WEIGHTS, MemoryParams
 from .paths import cache_dir
 from .vocabulary import SOURCE_KINDS
@@ -71,7 +72,8 @@ class ReplayConfig:
             ``"heads"``; or a number in (0, 1).
         checkpoint_every: write a checkpoint every k steps (0 = never).
         interventions: list of ``{"step": int, "kind": ..., ...}`` dicts (inject_post,
-            remove_post, ban_user, set_recommender).
+            remove_post, ban_user, set_recommender; the parameters of each kind are those of
+            its class in :mod:`s3kit.interventions`, checked here).
         progress: show progress bars.
 
     Examples:
@@ -184,6 +186,10 @@ class ReplayConfig:
             if not all(isinstance(k, str) and _plain(v) for k, v in item.items()):
                 bad("interventions", "intervention parameters must be named by strings and "
                     "hold plain values (text, numbers, booleans, null or lists of them)")
+            try:  # the kind is known and its parameters are complete (typed)
+                intervention_from_config(item)
+            except ConfigError as exc:
+                bad("interventions", str(exc))
 
     @classmethod
     def fields(cls) -> list[str]:

@@ -33,18 +33,19 @@ checkpoint needs no pickled generator and reproduces the uninterrupted run exact
 
 Checkpoints are written atomically (temporary file, ``fsync``, ``os.replace``) with a SHA-256
 checksum; a truncated or corrupted file raises :class:`~s3kit.errors.CheckpointError`.
+
+Where the parts live: :meth:`Simulation.step` runs the phases above in that order
+(``_apply_interventions``, ``_perceive``, ``_decide``, ``_propagate``, ``_record``); the
+agents (state arrays, inboxes, memory pools, decision contexts, acts: what a post or a repost
+is) are a :class:`~s3kit.population.Population`; the interventions are typed in
+:mod:`s3kit.interventions`; the checkpoint file format is :mod:`s3kit.checkpoint` (its public
+names are re-exported here).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
-import json
 import os
-import pickle
-import struct
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,8 +56,6 @@ import numpy as np
 import pandas as pd
 
 from .agent import (
-    AgentContext,
-    AgentState,
     calibrated_items,
     decide_action,
     decide_attitude,
@@ -67,14 +66,17 @@ from .agent import (
     update_states,
     write_posts,
 )
+from .checkpoint import CHECKPOINT_SCHEMA, checkpoint_info, read_checkpoint, write_checkpoint
 from .config import ReplayConfig
 from .embeddings import E5Embedder, get_embedder
 from .engines import LocalEngine, make_engine
 from .environment import SocialNetwork
-from .errors import CheckpointError, ConfigError, StepInterrupted
-from .heads import PERCEIVED, DecisionModel, resolve_decisions
+from .errors import StepInterrupted
+from .heads import DecisionModel, resolve_decisions
+from .interventions import Intervention, event_root, make_intervention, scheduled
 from .llm import llm_from_config
 from .memory import MemoryBank, MemoryParams
+from .population import Population
 from .text import detect_language
 from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, INTERVENTION_KINDS, LABELS
 
@@ -95,17 +97,6 @@ __all__ = [
 
 RESULT_COLUMNS = ("replicate", "seed", "step", "user_id", "active", "emotion", "attitude",
                   "action", "post_id")
-#: The layout of the pickled state. Bump it whenever that layout (``save``'s dict or the
-#: classes it holds) changes: a checkpoint of another schema is refused with a clear error,
-#: before anything is unpickled.
-CHECKPOINT_SCHEMA = 2
-# File: magic, sha256(meta + payload), len(payload), len(meta); then meta (JSON: schema,
-# s3kit version), then the pickled state. Schema 1 (s3kit 0.1.0 before versioned checkpoints)
-# was magic b"S3KCKPT1" + "<8s32sQ" + pickle, without metadata.
-_MAGIC = b"S3KCKPT2"
-_MAGIC_PREFIX = b"S3KCKPT"
-_HEADER = struct.Struct("<8s32sQI")
-_FORMAT = CHECKPOINT_SCHEMA
 
 
 # ---------------------------------------------------------------------------- seeds
@@ -138,135 +129,6 @@ def _seed_int(ss: np.random.SeedSequence) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
-# ---------------------------------------------------------------------------- checkpoints
-def write_checkpoint(path: str | os.PathLike, state: dict) -> Path:
-    """Pickle ``state`` to ``path`` atomically, with a SHA-256 checksum header.
-
-    The bytes go to a temporary file in the same folder, are flushed and ``fsync``-ed, then
-    ``os.replace`` swaps the file in (and the folder is ``fsync``-ed), so a crash at any moment
-    leaves either the previous checkpoint or the new one, never a mix.
-
-    Args:
-        path: checkpoint file.
-        state: any picklable mapping.
-
-    Returns:
-        The path written.
-
-    Raises:
-        CheckpointError: the state cannot be pickled (e.g. a lambda recommender).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"cannot checkpoint the simulation state: {exc} (custom "
-                              "recommenders must be picklable: a module-level class or "
-                              "function, not a lambda)") from exc
-    from . import __version__
-
-    meta = json.dumps({"schema": CHECKPOINT_SCHEMA, "s3kit": __version__}).encode()
-    header = _HEADER.pack(_MAGIC, hashlib.sha256(meta + payload).digest(), len(payload),
-                          len(meta))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(header)
-            fh.write(meta)
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # pragma: no cover - platforms without directory fsync
-        pass
-    return path
-
-
-def _other_schema(path: Path, schema, writer: str) -> CheckpointError:
-    from . import __version__
-
-    return CheckpointError(
-        f"{path}: checkpoint schema {schema} (written by {writer}); this s3kit {__version__} "
-        f"reads schema {CHECKPOINT_SCHEMA} only: start afresh (delete the file, or "
-        f"run_replay(..., resume=False))")
-
-
-def _read_verified(path: Path) -> tuple[dict, bytes]:
-    """The metadata and pickled payload of a checkpoint, checked (nothing unpickled)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read checkpoint: {exc}") from exc
-    magic = data[:len(_MAGIC)]
-    if magic == b"S3KCKPT1":
-        raise _other_schema(path, 1, "s3kit 0.1.0 or earlier")
-    if len(data) < _HEADER.size:
-        if magic.startswith(_MAGIC_PREFIX) or not data:
-            raise CheckpointError(f"{path}: truncated checkpoint ({len(data)} bytes, header "
-                                  f"needs {_HEADER.size})")
-        raise CheckpointError(f"{path}: not an s3kit checkpoint (bad magic {magic!r})")
-    magic, digest, size, meta_size = _HEADER.unpack_from(data)
-    if magic != _MAGIC:
-        if magic.startswith(_MAGIC_PREFIX):
-            raise _other_schema(path, magic[len(_MAGIC_PREFIX):].decode("ascii", "replace"),
-                                "another s3kit")
-        raise CheckpointError(f"{path}: not an s3kit checkpoint (bad magic {magic!r})")
-    body = data[_HEADER.size:]
-    if len(body) != meta_size + size:
-        raise CheckpointError(f"{path}: truncated checkpoint ({len(body)} of "
-                              f"{meta_size + size} bytes after the header)")
-    if hashlib.sha256(body).digest() != digest:
-        raise CheckpointError(f"{path}: corrupted checkpoint (checksum mismatch)")
-    try:
-        meta = json.loads(body[:meta_size])
-        schema = meta["schema"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: unreadable checkpoint metadata: {exc}") from exc
-    if schema != CHECKPOINT_SCHEMA:
-        raise _other_schema(path, schema, f"s3kit {meta.get('s3kit', '?')}")
-    return meta, body[meta_size:]
-
-
-def checkpoint_info(path: str | os.PathLike) -> dict:
-    """The metadata of a checkpoint: ``{"schema": ..., "s3kit": <version that wrote it>}``.
-
-    Raises:
-        CheckpointError: as :func:`read_checkpoint` (another schema included).
-    """
-    return _read_verified(Path(path))[0]
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a checkpoint written by :func:`write_checkpoint`, verifying its checksum.
-
-    The schema version is checked before anything is unpickled.
-
-    Raises:
-        CheckpointError: the file is missing, truncated, corrupted, not a checkpoint, or of
-            another schema (written by another s3kit version).
-    """
-    path = Path(path)
-    _, payload = _read_verified(path)
-    try:
-        state = pickle.load(io.BytesIO(payload))
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad checkpoint
-        raise CheckpointError(f"{path}: cannot unpickle checkpoint: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise CheckpointError(f"{path}: unsupported checkpoint format "
-                              f"{state.get('format') if isinstance(state, dict) else '?'}")
-    return state
-
-
 # ---------------------------------------------------------------------------- results
 @dataclass
 class SimulationResult:
@@ -294,52 +156,72 @@ class SimulationResult:
     seconds: float = 0.0
 
 
-def _user_ref(network: SocialNetwork, ref: Any, event_id: str | None) -> str:
-    """Resolve ``most_followed`` / ``source`` / a user id."""
-    if ref == "most_followed":
-        g = network.graph
-        return max(g.nodes, key=lambda u: (len(g.pred[u]), str(u)))
-    if ref == "source":
-        post = _event_root(network, event_id)
-        if post is None:
-            raise ConfigError("intervention user 'source' needs an event with posts")
-        return network.post(post)["user_id"]
-    ref = str(ref)
-    if ref not in network:
-        raise ConfigError(f"intervention refers to unknown user {ref!r}")
-    return ref
-
-
-def _event_root(network: SocialNetwork, event_id: str | None) -> str | None:
-    """The first post of the event (or of the network when ``event_id`` is None)."""
-    posts = network.event_posts(event_id, visible_only=False)
-    return posts[0] if posts else None
-
-
 # ---------------------------------------------------------------------------- the engine
+@dataclass
+class _Perception:
+    """What a step's perception found: who decides and what they read."""
+
+    event: str | None  # the simulated event
+    active_mask: np.ndarray  # per agent: decides in this step
+    active: np.ndarray  # the deciding agents' rows, in agent order
+    feeds: list[list[dict]]  # per active agent: the posts it read
+    memories: list  # per active agent: its top memories, [(post id, text), ...]
+
+
+@dataclass
+class _Published:
+    """What a step's acts put on the network."""
+
+    actions: np.ndarray  # per agent: its action (None when it did not decide)
+    post_ids: np.ndarray  # per agent: the post it published, if any
+    new_posts: list[str]  # the new posts, in agent order
+
+
 class _Replicate:
-    """Mutable state of one replicate (everything a checkpoint must hold)."""
+    """Mutable state of one replicate (everything a checkpoint must hold).
+
+    The agents are a :class:`~s3kit.population.Population`; the replicate adds the run's
+    bookkeeping (network, seeds, adopters, steps run, recorded frames and curves).
+    """
 
     def __init__(self, index: int, seed_seq: np.random.SeedSequence, network: SocialNetwork,
-                 users: list[str]):
+                 population: Population):
         self.index = index
         self.seed_seq = seed_seq
         self.seed = _seed_int(seed_seq)
         self.network = network
-        self.users = users
-        self.row = {u: i for i, u in enumerate(users)}
-        n = len(users)
-        self.emotion = np.zeros(n, dtype=np.int8)  # index into EMOTIONS
-        self.attitude = np.full(n, -1, dtype=np.int8)  # -1 unknown, else index into ATTITUDES
-        self.inbox: list[list[str]] = [[] for _ in range(n)]
-        self.memory = None  # MemoryBank, built by the simulation
-        self.msg_ids: dict[str, int] = {}  # post id -> message id in the memory bank
+        self.population = population
         self.adopters: set[str] = set()
         self.initial_adopters = 0
         self.origin_ns = network.now.value
         self.step = 0
         self.frames: list[pd.DataFrame] = []
         self.curves: list[dict] = []
+
+    @property
+    def users(self) -> list[str]:
+        """The agents' user ids."""
+        return self.population.users
+
+    @property
+    def memory(self) -> MemoryBank:
+        """The agents' memory pools."""
+        return self.population.memory
+
+    # checkpoint schema 2 keeps the population's attributes on the replicate: pickle (and
+    # copy) that layout, so checkpoints written before the population had its class still load
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        population = state.pop("population")
+        state.update((name, getattr(population, name)) for name in Population.STATE)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        population = Population.from_state(state)
+        for name in Population.STATE:
+            del state[name]
+        self.__dict__.update(state, population=population)
 
 
 class Simulation:
@@ -494,20 +376,12 @@ class Simulation:
                    event: str | None) -> pd.DataFrame:
         """What each active agent perceives besides the texts (the action head's features)."""
         net = rep.network
-        g = net.graph
         if self._history is None:  # posts each user wrote before, outside the event
             posts = net.posts_frame()
             if event is not None and "event_id" in posts.columns:
                 posts = posts[posts["event_id"].astype("string") != str(event)]
             self._history = posts.groupby("user_id").size().to_dict() if len(posts) else {}
-        rows = []
-        for j, i in enumerate(active):
-            u = rep.users[i]
-            about = [p for p in feeds[j] if event is None or p["event_id"] == event]
-            rows.append((len({p["user_id"] for p in about}),
-                         len({p["user_id"] for p in about if p["source"] == "mutual"}),
-                         self._history.get(u, 0), g.out_degree(u), g.in_degree(u)))
-        return pd.DataFrame(rows, columns=list(PERCEIVED))
+        return rep.population.perceived(net, active, feeds, event, self._history)
 
     def _get_embedder(self):
         """The memory pools' embedder: the one given, else the heads' e5, else by language.
@@ -542,13 +416,13 @@ class Simulation:
         if cfg.recommender != "none" or net.recommender is None:
             net.set_recommender(cfg.recommender)
         users = [str(u) for u in net.graph.nodes]
-        rep = _Replicate(index, seeds[index], net, users)
-        rep.memory = self._make_memory(net, users)
+        rep = _Replicate(index, seeds[index], net,
+                         Population(users, self._make_memory(net, users)))
         event = self._resolve_event()
         # initial adopters: everyone who already posted in the event
         if event is not None:
             rep.adopters.update(net.author(pid) for pid in net.event_posts(event))
-            root = _event_root(net, event)
+            root = event_root(net, event)
             if root is not None:
                 rep.origin_ns = net.post_time(root).value
         rep.initial_adopters = len(rep.adopters)
@@ -561,7 +435,7 @@ class Simulation:
             else:
                 seed_ids = net.event_posts(since=net.now - net.step)
         for pid in seed_ids:
-            self._push(rep, pid)
+            rep.population.push(net, pid)
         return rep
 
     def _replicate_seeds(self) -> list[np.random.SeedSequence]:
@@ -579,21 +453,12 @@ class Simulation:
             profiles = [_profile_text(net.graph.nodes[u]) for u in users]
         return MemoryBank(users, profiles, embedder=embedder, params=params)
 
-    # ------------------------------------------------------------------ propagation
-    def _push(self, rep: _Replicate, post_id: str) -> list[str]:
-        """Deliver a post to its author's followers' inboxes; returns the receivers."""
-        net = rep.network
-        banned = net.banned
-        receivers = [f for f in net.graph.predecessors(net.author(post_id)) if f not in banned]
-        for f in receivers:
-            rep.inbox[rep.row[f]].append(post_id)
-        return receivers
-
     # ------------------------------------------------------------------ interventions
-    def intervene(self, kind: str, **params: Any) -> Any:
+    def intervene(self, kind: str | Intervention, **params: Any) -> Any:
         """Apply one intervention to the current replicate now (between two steps).
 
-        Kinds and parameters:
+        Kinds and parameters (the classes of :mod:`s3kit.interventions`; ``kind`` may also be
+        one of their instances, without ``params``):
 
         * ``inject_post``: ``user`` (a user id, ``"most_followed"`` or ``"source"`` = the
           event's first author), ``text``, optional ``event_id`` (default: the simulated
@@ -606,55 +471,11 @@ class Simulation:
         * ``set_recommender``: ``recommender`` (``"none"``, ``"popular"``, ``"random"``).
 
         Raises:
-            ConfigError: unknown kind, missing parameter or unknown user/post.
+            ConfigError: unknown kind, missing or unknown parameter, or unknown user/post.
         """
+        item = make_intervention(kind, params) if isinstance(kind, str) else kind
         rep = self._ensure_started()
-        net = rep.network
-        event = self._resolve_event()
-        try:
-            if kind == "inject_post":
-                user = _user_ref(net, params["user"], event)
-                labels = {k: v for k, v in params.items()
-                          if k not in ("user", "text", "event_id", "step", "kind")}
-                ev = params.get("event_id", event)
-                pid = net.add_post(user, str(params["text"]), kind="original", event_id=ev,
-                                   **labels)
-                if ev is not None and ev == event:
-                    rep.adopters.add(user)
-                self._push(rep, pid)
-                return pid
-            if kind == "remove_post":
-                pid = params["post_id"]
-                if pid == "root":
-                    pid = _event_root(net, event)
-                if pid is None or not net.has_post(pid):
-                    raise ConfigError(f"remove_post: unknown post {pid!r}")
-                net.remove_post(pid)
-                for box in rep.inbox:
-                    if pid in box:
-                        box[:] = [p for p in box if p != pid]
-                return pid
-            if kind == "ban_user":
-                user = _user_ref(net, params["user"], event)
-                net.ban_user(user)
-                for box in rep.inbox:
-                    if box:
-                        box[:] = [p for p in box if net.author(p) != user]
-                return user
-            if kind == "set_recommender":
-                net.set_recommender(params["recommender"])
-                return params["recommender"]
-        except KeyError as exc:
-            raise ConfigError(f"intervention {kind!r} needs parameter {exc.args[0]!r}") from None
-        raise ConfigError(f"unknown intervention kind {kind!r}; use one of "
-                          f"{INTERVENTION_KINDS}")
-
-    def _scheduled(self, step: int) -> list[dict]:
-        out = []
-        for item in self.cfg.interventions:
-            if int(item["step"]) == step:
-                out.append(item)
-        return out
+        return item.apply(rep.network, rep.population, self._resolve_event(), rep.adopters)
 
     # ------------------------------------------------------------------ stepping
     def _ensure_started(self) -> _Replicate:
@@ -750,6 +571,8 @@ class Simulation:
     def step(self, progress: Callable[[dict], Any] | None = None) -> pd.DataFrame:
         """Run one step of the current replicate; returns its tidy per-agent frame.
 
+        The step applies the scheduled interventions, then the agents perceive, decide (and
+        act), their posts propagate, and the step is recorded (see the module docstring).
         Starts the next replicate when the current one has run ``n_steps`` steps.
 
         Args:
@@ -768,25 +591,29 @@ class Simulation:
         """
         if self.finished:
             raise RuntimeError("the simulation has finished: every replicate ran n_steps")
-        cfg = self.cfg
         rep = self._ensure_started()
-        t = rep.step
         before = _snapshot(rep) if progress is not None else None
-        self._progress = _StepProgress(progress, t) if progress is not None else None
+        self._progress = _StepProgress(progress, rep.step) if progress is not None else None
         try:
-            for item in self._scheduled(t):
-                params = {k: v for k, v in item.items() if k not in ("step", "kind")}
-                self.intervene(item["kind"], **params)
-            rng = step_rng(rep.seed_seq, t)
-            reset = getattr(self.active_llm, "reset_prefix_cache", None)
-            if reset is not None:  # a step's answers never depend on an earlier step's KV
-                reset()
-            frame = self._decide_and_act(rep, rng)
+            self._apply_interventions(rep)
+            rng = step_rng(rep.seed_seq, rep.step)
+            self._reset_prefix_cache()
+            seen = self._perceive(rep, rng)
+            decided = self._decide(rep, seen, rng)
+            published = self._propagate(rep, seen, decided)
+            frame = self._record(rep, seen, published)
         except StepInterrupted:
             self._rep = before
             raise
         finally:
             self._progress = None
+        self._end_step(rep, frame)
+        return frame
+
+    def _end_step(self, rep: _Replicate, frame: pd.DataFrame) -> None:
+        """Keep the step's frame, tick the clock; finish the replicate, checkpoint, report."""
+        cfg = self.cfg
+        t = rep.step
         rep.frames.append(frame)
         rep.network.tick()
         rep.step += 1
@@ -800,8 +627,6 @@ class Simulation:
             self.save()
         if self.on_step is not None:
             self.on_step(self, rep.index, t)
-        return frame
-
 
     # ------------------------------------------------------------------ one step's work
     @property
@@ -823,107 +648,118 @@ class Simulation:
             self._lang_cache = lang
         return self._lang_cache
 
-    def _decide_and_act(self, rep: _Replicate, rng: np.random.Generator) -> pd.DataFrame:
+    def _apply_interventions(self, rep: _Replicate) -> None:
+        """1. The interventions the config schedules at this step, in their order."""
+        for item in scheduled(self.cfg.interventions, rep.step):
+            self.intervene(item)
+
+    def _reset_prefix_cache(self) -> None:
+        """A step's answers never depend on an earlier step's KV (embedded backend)."""
+        reset = getattr(self.active_llm, "reset_prefix_cache", None)
+        if reset is not None:
+            reset()
+
+    def _perceive(self, rep: _Replicate, rng: np.random.Generator) -> _Perception:
+        """2-3. Who decides (activation), and what they read (feeds into memory pools)."""
         cfg = self.cfg
         net = rep.network
-        n = len(rep.users)
-        banned = net.banned
-        event = self._resolve_event()
-        lang = self._lang
-        # 1. activation: one uniform per user, in user order (independent of who has input)
+        agents = rep.population
+        n = len(agents)
+        # activation: one uniform per user, in user order (independent of who has input)
         draws = rng.random(n)
-        has_input = np.fromiter((len(b) > 0 for b in rep.inbox), dtype=bool, count=n)
+        has_input = agents.has_input()
         active_mask = has_input | (draws < cfg.activation_rate)
-        for u in sorted(banned):
-            active_mask[rep.row[u]] = False
+        for u in sorted(net.banned):
+            active_mask[agents.row[u]] = False
         active = np.flatnonzero(active_mask)
-        report = self._progress or _StepProgress(None, rep.step)
+        report = self._report(rep)
         n_input = int(has_input[active].sum())
         report(phase="reading feeds", active=len(active), with_input=n_input,
                by_rate=len(active) - n_input, decisions_total=len(active))
-        # 2. perception: feed -> memory
+        # perception: feed -> memory
         now_h = net.now.value / 3.6e12
-        feeds = []
-        for i in active:
-            feeds.append(net.feed(rep.users[i], cfg.feed_size))
-            rep.inbox[i] = []
-        with report.batches(rep.memory.embedder):
-            _deliver(rep, feeds, active, now_h)
-            memories = rep.memory.top([rep.users[i] for i in active], now_h, cfg.memory_size)
-        # 3. decisions (s3kit.agent): one batched score call per kind for the population;
-        #    every label is drawn here, in the driver, in agent order, whatever the engine
-        contexts, exposed = [], []
-        for j, i in enumerate(active):
-            feed = feeds[j]
-            seen = {p["post_id"] for p in feed}
-            exposed.append(event is None or any(p["event_id"] == event for p in feed) or any(
-                net.has_post(pid) and net.event_of(pid) == event for pid, _ in memories[j]))
-            contexts.append(AgentContext(
-                profile=net.graph.nodes[rep.users[i]],
-                state=AgentState(EMOTIONS[rep.emotion[i]],
-                                   ATTITUDES[rep.attitude[i]] if rep.attitude[i] >= 0 else None),
-                memory=[text for pid, text in memories[j] if pid not in seen],
-                received=[{"text": p["text"], "source": p["source"]} for p in feed],
-                topic=self.topic, language=lang, compact=self.uses_compact_prompts))
+        feeds = agents.read_feeds(net, active, cfg.feed_size)
+        with report.batches(agents.memory.embedder):
+            agents.remember(feeds, active, now_h)
+            memories = agents.recall(active, now_h, cfg.memory_size)
+        return _Perception(self._resolve_event(), active_mask, active, feeds, memories)
+
+    def _decide(self, rep: _Replicate, seen: _Perception, rng: np.random.Generator
+                ) -> list[dict]:
+        """4. Decisions (:mod:`s3kit.agent`) and acts of the active agents; states updated.
+
+        One batched score call per kind for the population; every label is drawn here, in the
+        driver, in agent order, whatever the engine. Agents that did not decide relax towards
+        calm.
+        """
+        agents = rep.population
+        contexts, exposed = agents.contexts(
+            rep.network, seen.active, seen.feeds, seen.memories, seen.event, topic=self.topic,
+            language=self._lang, compact=self.uses_compact_prompts)
+        report = self._report(rep)
         report.deciding()
-        decided = self._decide(rep, active, contexts, feeds, exposed, event, rng)
-        report(phase="updating", decisions_done=len(active))
-        # 4. state updates; inactive agents relax towards calm
-        relax = (~active_mask) & (rep.emotion > 0) & (rng.random(n) < cfg.emotion_decay)
-        rep.emotion[relax] -= 1
-        actions = np.full(n, None, dtype=object)
-        post_ids = np.full(n, None, dtype=object)
-        new_posts = []
-        for j, i in enumerate(active):
-            d = decided[j]
-            rep.emotion[i] = EMOTIONS.index(d["emotion"])
-            if d["attitude"] is not None:
-                rep.attitude[i] = ATTITUDES.index(d["attitude"])
-            actions[i] = d["action"]
-            if d["action"] in ("post", "repost"):
-                pid = net.add_post(rep.users[i], d["text"], parent_id=d["parent_id"],
-                                   kind="repost" if d["action"] == "repost" else "original",
-                                   event_id=d["event_id"], emotion=d["emotion"],
-                                   stance=d["attitude"])
-                post_ids[i] = pid
-                new_posts.append(pid)
-                if event is not None and net.event_of(pid) == event:
-                    rep.adopters.add(rep.users[i])
-        # 5. propagation to followers (read at the next step)
+        decided = self._decide_active(rep, seen.active, contexts, seen.feeds, exposed,
+                                      seen.event, rng)
+        report(phase="updating", decisions_done=len(seen.active))
+        agents.relax(~seen.active_mask, rng.random(len(agents)), self.cfg.emotion_decay)
+        agents.update(seen.active, decided)
+        return decided
+
+    def _propagate(self, rep: _Replicate, seen: _Perception, decided: list[dict]
+                   ) -> _Published:
+        """5. New posts published now and pushed to the authors' followers (read next step)."""
+        net = rep.network
+        actions, post_ids, new_posts = rep.population.publish(net, seen.active, decided)
+        for i in seen.active:
+            pid = post_ids[i]
+            if pid is not None and seen.event is not None and net.event_of(pid) == seen.event:
+                rep.adopters.add(rep.users[i])
         for pid in new_posts:
-            self._push(rep, pid)
-        # 6. record
-        emotions = np.array(EMOTIONS, dtype=object)[rep.emotion]
-        attitudes = np.array((*ATTITUDES, None), dtype=object)[rep.attitude]
+            rep.population.push(net, pid)
+        return _Published(actions, post_ids, new_posts)
+
+    def _record(self, rep: _Replicate, seen: _Perception, published: _Published
+                ) -> pd.DataFrame:
+        """6. The step's tidy per-agent frame (returned) and its row of curves (kept)."""
+        net = rep.network
+        agents = rep.population
+        n = len(agents)
+        active = seen.active
+        emotions, attitudes = agents.labels()
         frame = pd.DataFrame({
             "replicate": np.full(n, rep.index, dtype=np.int64),
             "seed": np.full(n, rep.seed, dtype=np.int64),
             "step": np.full(n, rep.step, dtype=np.int64),
-            "user_id": pd.array(rep.users, dtype="string"),
-            "active": active_mask,
+            "user_id": pd.array(agents.users, dtype="string"),
+            "active": seen.active_mask,
             "emotion": pd.array(emotions, dtype="string"),
             "attitude": pd.array(attitudes, dtype="string"),
-            "action": pd.array(actions, dtype="string"),
-            "post_id": pd.array(post_ids, dtype="string"),
+            "action": pd.array(published.actions, dtype="string"),
+            "post_id": pd.array(published.post_ids, dtype="string"),
         })
         prev = rep.curves[-1]["adopters"] if rep.curves else rep.initial_adopters
-        act_emo = rep.emotion[active]
+        act_emo = agents.emotion[active]
         k = len(active)
         rep.curves.append({
             "replicate": rep.index, "seed": rep.seed, "step": rep.step, "time": net.now,
             "hours": (net.now.value - rep.origin_ns) / 3.6e12,
             "adopters": len(rep.adopters), "new_adopters": len(rep.adopters) - prev,
-            "n_active": k, "n_posts": len(new_posts),
+            "n_active": k, "n_posts": len(published.new_posts),
             **{e: float((act_emo == c).mean()) if k else float("nan")
                for c, e in enumerate(EMOTIONS)},
-            "positive_share": float((rep.attitude[active] == ATTITUDES.index("positive"))
+            "positive_share": float((agents.attitude[active] == ATTITUDES.index("positive"))
                                     .mean()) if k else float("nan"),
             "source": "simulated",
         })
         return frame
 
-    def _decide(self, rep: _Replicate, active: np.ndarray, contexts: list, feeds: list,
-                exposed: list[bool], event: str | None, rng: np.random.Generator) -> list[dict]:
+    def _report(self, rep: _Replicate) -> _StepProgress:
+        """The running step's progress report (a silent one when nobody listens)."""
+        return self._progress or _StepProgress(None, rep.step)
+
+    def _decide_active(self, rep: _Replicate, active: np.ndarray, contexts: list, feeds: list,
+                       exposed: list[bool], event: str | None, rng: np.random.Generator
+                       ) -> list[dict]:
         """Emotion, attitude, action (and post texts) of the active agents via :mod:`agent`.
 
         Each kind sees the state the previous kind produced (emotion, then attitude, then
@@ -967,7 +803,8 @@ class Simulation:
                       for c, st in zip(part, update_states(part), strict=True)]
             chunk_writers = []
             for j in range(sl.start, sl.stop):
-                d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
+                d = Population.act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j],
+                                   event)
                 act[j] = d["action"]
                 if d["action"] != "nothing":
                     chunk_writers.append(j)
@@ -982,9 +819,9 @@ class Simulation:
             writers += chunk_writers
             if self._progress is not None:
                 self._progress(decisions_done=sl.stop)
-        self._record(rep, active, (contexts, c_att, c_act), (p_emo, p_att, p_act),
-                     (emo, att, act))
-        self._fill_texts(out, writers, texts)
+        self._keep_trace(rep, active, (contexts, c_att, c_act), (p_emo, p_att, p_act),
+                         (emo, att, act))
+        Population.fill_texts(out, writers, texts, topic=self.topic, language=self._lang)
         return out
 
     def _decide_calibrated(self, rep, active, contexts, feeds, exposed, event, rng, draws,
@@ -1001,7 +838,7 @@ class Simulation:
         cfg = self.cfg
         perceived = self._perceived(rep, active, feeds, event)
         model = self._decision_model()
-        report = self._progress or _StepProgress(None, rep.step)
+        report = self._report(rep)
         with report.batches(model.embedder):
             if self._rated is None and self.repost_rate_ is not None:
                 # the event's rate among the agents exposed now (the first step that has any)
@@ -1016,7 +853,7 @@ class Simulation:
                  zip(contexts, update_states(contexts, emo, att), strict=True)]
         out, writers, plain = [], [], []
         for j in range(len(contexts)):
-            d = _act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
+            d = Population.act(str(emo[j]), att[j], str(act[j]), feeds[j], exposed[j], event)
             act[j] = d["action"]
             if d["action"] == "post" or (d["action"] == "repost" and comment[j]):
                 writers.append(j)
@@ -1029,31 +866,19 @@ class Simulation:
                                   [out[j]["action"] for j in writers],
                                   max_new_tokens=cfg.max_new_tokens,
                                   temperature=cfg.temperature, seed=seed)
-        self._record(rep, active, (contexts, contexts, contexts), (p_emo, p_att, p_act),
-                     (emo, att, act))
-        self._fill_texts(out, writers + plain, list(texts) + [None] * len(plain))
+        self._keep_trace(rep, active, (contexts, contexts, contexts), (p_emo, p_att, p_act),
+                         (emo, att, act))
+        Population.fill_texts(out, writers + plain, list(texts) + [None] * len(plain),
+                              topic=self.topic, language=self._lang)
         return out
 
-    def _record(self, rep: _Replicate, active: np.ndarray, contexts: tuple, proba: tuple,
-                labels: tuple) -> None:
+    def _keep_trace(self, rep: _Replicate, active: np.ndarray, contexts: tuple, proba: tuple,
+                    labels: tuple) -> None:
         """Count the step's decisions and keep its trace (``last_decisions``)."""
         self.n_decisions_ += 3 * sum(1 for c in contexts[0] if c.received)
         self._trace = {"replicate": rep.index, "step": rep.step,
                        "users": {rep.users[i]: j for j, i in enumerate(active)},
                        "contexts": contexts, "proba": proba, "labels": labels}
-
-    def _fill_texts(self, out: list[dict], writers: list[int], texts: list) -> None:
-        """Final post texts: a repost is ``comment //@user: parent``; a post its own text."""
-        subject = self.topic or ("这件事" if self._lang == "zh" else "the event")
-        for j, text in zip(writers, texts, strict=True):
-            d = out[j]
-            if d["action"] == "repost":
-                parent = d["parent"]
-                lead = _clip(text, 140) if text else ""
-                d["text"] = _clip(f"{lead} //@{parent['user_id']}: {parent['text'] or ''}")
-            else:
-                d["text"] = _clip(text) if text else (
-                    f"{subject}: {d['attitude'] or 'undecided'} ({d['emotion']})")
 
     # ------------------------------------------------------------------ running
     def run(self) -> SimulationResult:
@@ -1115,7 +940,7 @@ class Simulation:
             bank.embedder = None
         try:
             state = {
-                "format": _FORMAT,
+                "format": CHECKPOINT_SCHEMA,
                 "config": self.cfg.to_dict(),
                 "event_id": self.event_id,
                 "seed_posts": list(self.seed_posts) if self.seed_posts is not None else None,
@@ -1261,55 +1086,6 @@ def observed_repost_rate(network: SocialNetwork, event_id: str | None) -> float 
     return float(min(max(adopted / (adopted + len(exposed)), 0.001), 0.95))
 
 
-def _act(emotion: str, attitude, action: str, feed: list[dict], exposed: bool,
-         event: str | None) -> dict:
-    """One agent's decided action made concrete: what it reposts (the event's post first)."""
-    parent = None
-    if action == "repost":
-        pool = [p for p in feed if event is not None and p["event_id"] == event] or feed
-        if pool:
-            parent = pool[0]
-        else:
-            action = "nothing"  # nothing to repost
-    d = {"emotion": emotion, "attitude": attitude, "action": action,
-         "parent_id": parent["post_id"] if parent else None, "text": None,
-         "event_id": None, "parent": parent}
-    if action == "repost":
-        d["event_id"] = parent["event_id"]
-    elif action == "post" and exposed:
-        d["event_id"] = event
-    return d
-
-
 def _profile_text(attrs: dict) -> str:
     """Who a user is, as text for memory relevance (demographics + bio)."""
     return profile_text(attrs, ("gender", "age", "occupation", "location")) or "user"
-
-
-def _deliver(rep: _Replicate, feeds: list[list[dict]], active: np.ndarray, now_h: float) -> None:
-    """Put the posts each active agent read into its memory pool (one vectorised update)."""
-    bank = rep.memory
-    fresh: dict[str, str] = {}
-    for feed in feeds:
-        for p in feed:
-            if p["post_id"] not in rep.msg_ids and p["post_id"] not in fresh:
-                fresh[p["post_id"]] = p["text"] or ""
-    if fresh:
-        ids = bank.register(list(fresh.values()), list(fresh))
-        rep.msg_ids.update(zip(fresh, ids.tolist(), strict=True))
-    users, msgs, kinds, times = [], [], [], []
-    for j, feed in enumerate(feeds):
-        u = rep.users[active[j]]
-        for p in feed:
-            users.append(u)
-            msgs.append(rep.msg_ids[p["post_id"]])
-            kinds.append(p["source"])
-            times.append(p["time"].value / 3.6e12)
-    if users:
-        bank.deliver(users, msgs, kinds=kinds, times=np.asarray(times), now=now_h)
-
-
-def _clip(text: str | None, n: int = 280) -> str:
-    text = " ".join(str(text or "").split())
-    return text if len(text) <= n else text[:n - 1] + "…"
-

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -203,3 +205,51 @@ def test_replay_with_a_checkpoint_of_another_configuration_starts_afresh(tmp_pat
         warnings.simplefilter("error")
         again = run_replay(CONFIG, out, progress=False)
     pd.testing.assert_frame_equal(again.results, fresh.results)
+
+
+# ------------------------------------------------------------------ checkpoints written before
+#: A checkpoint written by s3kit at d31c33b, before the agents' state moved from the
+#: replicate into s3kit.population.Population: the run of ``_old_run`` stopped after step 0 of
+#: replicate 1 (replicate 0 finished, a ban at step 1 in each).
+OLD_CHECKPOINT = Path(__file__).parent / "fixtures" / "checkpoints" / "schema2_d31c33b.s3k"
+#: The replicate's attributes in a schema-2 pickle (the population's among them).
+SCHEMA_2_REPLICATE = {"index", "seed_seq", "seed", "network", "users", "row", "emotion",
+                      "attitude", "inbox", "memory", "msg_ids", "adopters", "initial_adopters",
+                      "origin_ns", "step", "frames", "curves"}
+
+
+def _old_run(path):
+    from s3kit.environment import SocialNetwork
+    from s3kit.sample import generate_sample
+
+    ds = generate_sample(n_users=30, seed=2)
+    ds.posts = ds.posts[ds.posts["event_id"] == "e0"]
+    net = SocialNetwork.from_dataset(ds, until=ds.posts["time"].min() + pd.Timedelta(hours=1))
+    cfg = {"progress": False, "backend": "fake", "n_steps": 3, "n_replicates": 2, "seed": 5,
+           "activation_rate": 0.1, "generate_posts": True, "checkpoint_every": 1,
+           "interventions": [{"step": 1, "kind": "ban_user", "user": "most_followed"}]}
+    return Simulation(net, cfg, llm=FakeLLM(seed=0), event_id="e0",
+                      embedder=HashingEmbedder(dim=32), checkpoint_path=path)
+
+
+def test_a_checkpoint_written_before_the_population_class_resumes_identically(tmp_path):
+    path = tmp_path / "old.s3k"
+    path.write_bytes(OLD_CHECKPOINT.read_bytes())  # resuming writes further checkpoints there
+    state = read_checkpoint(path)
+    assert len(state["done"]) == 1 and state["replicate"].step == 1
+    agents = state["replicate"].population
+    assert agents.emotion.dtype == np.int8 and len(agents.inbox) == len(agents.users) == 30
+    got = Simulation.resume(path, llm=FakeLLM(seed=0), embedder=HashingEmbedder(dim=32)).run()
+    full = _old_run(tmp_path / "fresh.s3k").run()
+    pd.testing.assert_frame_equal(got.results, full.results)
+    pd.testing.assert_frame_equal(got.curves, full.curves)
+    pd.testing.assert_frame_equal(got.posts, full.posts)
+
+
+def test_checkpoints_keep_the_schema_2_layout(tmp_path):
+    sim = _old_run(tmp_path / "state.s3k")
+    sim.step()
+    assert set(sim.replicate_.__getstate__()) == SCHEMA_2_REPLICATE
+    again = read_checkpoint(tmp_path / "state.s3k")["replicate"]
+    assert (again.population.emotion == sim.replicate_.population.emotion).all()
+    assert again.population.inbox == sim.replicate_.population.inbox
