@@ -108,6 +108,31 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .llm.serve import SERVER_ENV, ModelServer
+
+    token = os.environ.get(args.token_env) or None
+    server = ModelServer(model=args.model, adapter=args.adapter, dtype=args.dtype,
+                         cache=not args.no_cache, batch_size=args.batch_size, host=args.host,
+                         port=args.port, token=token, allow_remote=args.allow_remote,
+                         window_ms=args.window_ms, memo_mb=args.memo_mb)
+
+    def ready(srv) -> None:
+        info = srv.info()
+        print(f"s3kit serve: {info.get('model')}"
+              f"{' + ' + info['adapter'] if info.get('adapter') else ''} "
+              f"({info.get('dtype', '?')}) listening on {srv.base_url}"
+              f"{' (bearer token required)' if token else ''}", flush=True)
+        print(f"kernels use it with: {SERVER_ENV}={srv.base_url} voila widgets/classroom.ipynb"
+              f"{f'  (and {args.token_env} set)' if token else ''}", flush=True)
+
+    print(f"s3kit serve: loading {args.model} ...", file=sys.stderr, flush=True)
+    server.serve_forever(ready)
+    return 0
+
+
 def _parse_override(item: str) -> tuple[str, object]:
     """Parse ``key=value`` with the value read as YAML (``n_steps=6``, ``backend=fake``)."""
     import yaml
@@ -211,6 +236,38 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", default=None, help="output folder (default: runs/<name>)")
     replay.add_argument("--quiet", action="store_true", help="no progress bars")
     replay.set_defaults(func=_cmd_replay)
+
+    from .llm.models import DEFAULT_MODEL
+    from .llm.serve import DEFAULT_PORT, TOKEN_ENV
+
+    serve = sub.add_parser(
+        "serve", help="one model server for a class: every notebook/dashboard kernel shares it",
+        description="Hold the embedded model, the embedders the calibrated heads read and the "
+                    "answer cache in one process; kernels started with S3KIT_SERVER=<its URL> "
+                    "use it and load no model (docs/widgets.md: how to run a class). Binds "
+                    "127.0.0.1 unless --host and --allow-remote say otherwise, and then only "
+                    f"with a bearer token in ${TOKEN_ENV}.")
+    serve.add_argument("--model", default=DEFAULT_MODEL, help="embedded model name or folder")
+    serve.add_argument("--adapter", default=None, help="PEFT adapter of the model")
+    serve.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"))
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"TCP port (default {DEFAULT_PORT}; 0: a free one)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a --host beyond this machine (a token is required too)")
+    serve.add_argument("--token-env", default=TOKEN_ENV, metavar="NAME",
+                       help=f"environment variable holding the bearer token (default "
+                            f"{TOKEN_ENV}); when set, every request must carry it")
+    serve.add_argument("--window-ms", type=float, default=5.0,
+                       help="how long to wait for more requests to batch with the first")
+    serve.add_argument("--batch-size", type=int, default=16,
+                       help="prompts per forward pass within a merged call")
+    serve.add_argument("--memo-mb", type=int, default=256,
+                       help="memory for recently computed hidden states / e5 vectors")
+    serve.add_argument("--no-cache", action="store_true",
+                       help="no answer cache (every prompt goes to the model)")
+    serve.set_defaults(func=_cmd_serve)
 
     from .evaluation.bench import add_bench_parser
 

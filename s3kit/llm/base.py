@@ -67,7 +67,7 @@ class LLM(Protocol):
     """What agents, demographics and evaluation code may rely on.
 
     Attributes:
-        backend: ``"embedded"``, ``"openai"`` or ``"fake"``.
+        backend: ``"embedded"``, ``"openai"``, ``"server"`` or ``"fake"``.
         model: model name.
         adapter: PEFT adapter name, if any.
         stats: running counters (``CallStats``).

@@ -115,7 +115,8 @@ class ReplayDashboard(widgets.VBox):
         self.n_steps = widgets.IntSlider(value=c.n_steps, min=1, max=max(72, c.n_steps),
                                          description="steps", continuous_update=False,
                                          style=style, layout=lay)
-        self.backend = widgets.Dropdown(options=["fake", "embedded", "openai"], value=c.backend,
+        self.backend = widgets.Dropdown(options=["fake", "embedded", "server", "openai"],
+                                        value=c.backend,
                                         description="backend", style=style, layout=lay)
         self.model = widgets.Combobox(value=c.model, options=_model_names(), description="model",
                                       ensure_option=False, continuous_update=False, style=style,
