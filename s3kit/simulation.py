@@ -611,7 +611,12 @@ class Simulation:
         return frame
 
     def _end_step(self, rep: _Replicate, frame: pd.DataFrame) -> None:
-        """Keep the step's frame, tick the clock; finish the replicate, checkpoint, report."""
+        """Keep the step's frame, tick the clock; finish the replicate, checkpoint, report.
+
+        The step's prefix key/values are freed now, not when the next step starts (they held
+        up to the cache bound, 1 GiB, between steps).
+        """
+        self._reset_prefix_cache()
         cfg = self.cfg
         t = rep.step
         rep.frames.append(frame)

@@ -34,7 +34,7 @@ from ..errors import BackendError
 from .base import CallStats, normalise_log_scores
 from .cache import CachedBackend, ResponseCache, open_cache
 from .kvcache import PrefixKVCache
-from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model
+from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model, release_heap
 
 __all__ = ["EmbeddedLLM"]
 
@@ -596,8 +596,12 @@ class EmbeddedLLM(CachedBackend):
         return torch.cat(pooled, dim=1).numpy().astype(np.float32, copy=False)
 
     def reset_prefix_cache(self) -> None:
-        """Forget the prefix key/values, so later answers do not depend on earlier calls."""
+        """Forget the prefix key/values, so later answers do not depend on earlier calls.
+
+        Their memory goes back to the system (:func:`~s3kit.llm.models.release_heap`).
+        """
         self.prefix_cache.clear()
+        release_heap()
 
     def throughput(self) -> dict:
         """Rates measured on this backend so far (used by ``estimate``)."""
