@@ -4,7 +4,8 @@ Two groups, both taking and returning tidy frames so that a notebook cell stays 
 
 * **Individual prediction.** :func:`run_label_tasks` runs the label tasks of ``s3kit bench``
   (``emotion``, ``attitude``, ``attitude_change``, ``gender``, ``repost``) through the same code
-  path as :func:`s3kit.evaluation.bench.run_bench`, with sizes a classroom can afford, and keeps
+  path as :func:`s3kit.evaluation.bench.run_bench` (the public runner
+  :func:`s3kit.evaluation.runner.evaluate`), with sizes a classroom can afford, and keeps
   every item's probabilities as a tidy ``predictions`` frame (one row per task, dataset, model,
   item and label). :func:`plot_confusion`, :func:`plot_roc` and :func:`plot_calibration` draw
   from it; :func:`roc_frame` and :func:`calibration_frame` return the numbers they draw.
@@ -29,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ._version import __version__
 from .baselines import HawkesProcess, IndependentCascade, LogisticGrowth
 from .datasets.base import data_dir as resolve_data_dir
-from .evaluation import bench
+from .evaluation.context import BenchContext
 from .evaluation.metrics import (
     MetricUndefinedWarning,
     final_size_error,
@@ -41,6 +43,10 @@ from .evaluation.metrics import (
     spread_nrmse,
     trend_rmse,
 )
+from .evaluation.results import S3_FIGURES, LabelPredictions, json_safe, results_table
+from .evaluation.runner import evaluate
+from .evaluation.sizes import BenchSizes
+from .evaluation.tasks import LABEL_TASKS, TASK_DATASETS, DatasetPairs
 from .heads import DecisionModel, resolve_decisions
 from .llm import DEFAULT_MODEL, load_llm
 from .replay import build_replay, load_config
@@ -65,9 +71,6 @@ __all__ = [
     "write_experiment",
 ]
 
-#: Tasks whose items are labelled (classification), in report order.
-LABEL_TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender")
-
 #: The agents' model name in ``predictions``.
 AGENTS = "s3kit"
 #: Model name of the zero-shot answers in prediction frames (kept next to calibrated agents).
@@ -91,11 +94,11 @@ class LabelRun:
 
     Attributes:
         results: the benchmark dict (layout of ``s3kit bench``'s JSON, ``NaN`` as ``None``);
-            write it with :func:`s3kit.evaluation.bench.write_results`.
+            write it with :func:`s3kit.evaluation.results.write_results`.
         predictions: tidy frame ``task, dataset, model, item, y_true, label, prob`` (one row
             per item and label; ``model`` is ``"s3kit"`` for the agents, else the baseline's
             name). Probabilities of one item and model sum to 1.
-        table: :func:`s3kit.evaluation.bench.results_table` of ``results`` (s3kit vs best
+        table: :func:`s3kit.evaluation.results.results_table` of ``results`` (s3kit vs best
             baseline vs the S3 paper's figure, per task and headline metric).
     """
 
@@ -104,22 +107,22 @@ class LabelRun:
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _tidy_predictions(task: str, dataset: str, pred: dict, baseline: str | None,
+def _tidy_predictions(task: str, dataset: str, pred: LabelPredictions,
                       zero_shot: bool = False) -> pd.DataFrame:
-    labels = list(pred["labels"])
-    y = list(pred["y"])
-    parts = [(AGENTS, np.asarray(pred["probs"], dtype=float))]
-    if baseline is not None and pred.get("baseline_probs") is not None:
-        parts.append((baseline, np.asarray(pred["baseline_probs"], dtype=float)))
-    if zero_shot and pred.get("zero_probs") is not None:
-        parts.append((ZERO_SHOT, np.asarray(pred["zero_probs"], dtype=float)))
+    parts = [(AGENTS, pred.probs)]
+    if pred.baseline is not None:
+        parts.append((pred.baseline_name, pred.baseline))
+    if zero_shot and pred.zero_shot is not None:
+        parts.append((ZERO_SHOT, pred.zero_shot))
     frames = []
     for model, probs in parts:
         n, k = probs.shape
         frames.append(pd.DataFrame({
             "task": task, "dataset": dataset, "model": model,
-            "item": np.repeat(np.arange(n), k), "y_true": np.repeat(np.asarray(y, dtype=object), k),
-            "label": np.tile(np.asarray(labels, dtype=object), n), "prob": probs.reshape(-1)}))
+            "item": np.repeat(np.arange(n), k),
+            "y_true": np.repeat(np.asarray(pred.y, dtype=object), k),
+            "label": np.tile(np.asarray(pred.labels, dtype=object), n),
+            "prob": probs.reshape(-1)}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -133,8 +136,9 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     """Evaluate the agents and the baselines on the individual-level label tasks.
 
     Same items, prompts, label-prior calibration, baselines and metrics as ``s3kit bench``
-    (evaluation on the deterministic validation split of ``data_dir``), but with chosen sizes
-    and with every item's probabilities kept for confusion matrices, ROC and calibration.
+    (the public runner :func:`s3kit.evaluation.runner.evaluate`, on the deterministic
+    validation split of ``data_dir``), but with chosen sizes and with every item's
+    probabilities kept for confusion matrices, ROC and calibration.
 
     Args:
         data_dir: folder laid out like shared/data (``None``: ``$S3KIT_DATA_DIR``).
@@ -161,8 +165,6 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     Raises:
         ValueError: an unknown task name.
     """
-    from tqdm.auto import tqdm
-
     t_start = time.perf_counter()
     names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
     names = [t for t in names if t]
@@ -170,10 +172,10 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
     if unknown:
         raise ValueError(f"unknown label task(s) {unknown}; known: {list(LABEL_TASKS)}")
     root = resolve_data_dir(data_dir)
-    sizes = bench.BenchSizes(quick=True)
+    sizes = BenchSizes(quick=True)
     sizes.n_label, sizes.n_calibrate = int(n_items), int(n_calibrate)
     sizes.zero_shot_row = True  # the notebook compares calibrated, zero-shot and baseline
-    data = bench._Data(root, None, progress)
+    data = DatasetPairs(root, None, progress)
     keep = None
     if datasets is not None:
         keep = ({d.strip() for d in datasets.split(",")} if isinstance(datasets, str)
@@ -186,6 +188,7 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         llm = load_llm(backend, model or default, seed=seed)
     mode = resolve_decisions(decisions, llm)
     decision_model = DecisionModel.load(heads, llm=llm) if mode == "calibrated" else None
+    context = BenchContext(llm, decision_model, seed=seed, progress=progress)
     results: dict[str, Any] = {
         "s3kit_version": __version__, "backend": getattr(llm, "backend", backend),
         "decisions": mode,
@@ -194,46 +197,32 @@ def run_label_tasks(data_dir: str | os.PathLike | None = None,
         "split": "deterministic 20% validation split of train_dir (md5 of event/thread/"
                  "user/text id)",
         "quick": True, "sizes": sizes.as_dict(), "tasks": {}, "skipped": {},
-        "s3_paper": bench.S3_FIGURES,
+        "s3_paper": S3_FIGURES,
     }
     frames = []
     for name in tqdm(names, desc="tasks", disable=not progress):
-        t0 = time.perf_counter()
-        parts, reasons = [], []
-        for ds_name in bench.TASK_DATASETS[name]:
-            if keep is not None and ds_name not in keep:
-                reasons.append(f"{ds_name}: left out (datasets={sorted(keep)})")
-                continue
-            pair = data.pair(ds_name)
-            if isinstance(pair, str):
-                reasons.append(pair)
-                continue
-            r, why = bench._run_on(name, ds_name, pair, data, llm, sizes, seed, progress,
-                               decision_model)
-            if r is None:
-                reasons.append(f"{ds_name}: {why}")
-                continue
-            parts.extend(r)
-            for dname, entry in r:
-                base = next(iter(entry["baselines"]), None)
-                frames.append(_tidy_predictions(name, dname, entry["_pred"], base,
-                                                zero_shot=decision_model is not None))
-        if not parts:
-            results["skipped"][name] = "; ".join(reasons) or "no dataset"
+        left_out = [f"{d}: left out (datasets={sorted(keep)})"
+                    for d in TASK_DATASETS[name] if keep is not None and d not in keep]
+        result = evaluate(name, data, context, sizes,
+                          datasets=[d for d in TASK_DATASETS[name] if keep is None or d in keep])
+        result.not_used[:0] = left_out
+        for part in result.parts:
+            frames.append(_tidy_predictions(name, part.dataset, part.predictions,
+                                            zero_shot=decision_model is not None))
+        if result.skipped is not None:
+            results["skipped"][name] = result.skipped
             continue
-        entry = bench._combine(parts, name)
-        if reasons:
-            entry["not_used"] = reasons
-        entry["seconds"] = round(time.perf_counter() - t0, 1)
+        entry = result.entry()
+        entry["seconds"] = round(result.seconds, 1)
         results["tasks"][name] = entry
     results["llm_stats"] = llm.stats.as_dict() if hasattr(llm, "stats") else {}
     results["wall_seconds"] = round(time.perf_counter() - t_start, 1)
-    clean = bench._clean(results)
+    clean = json_safe(results)
     preds = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["task", "dataset", "model", "item", "y_true", "label", "prob"]))
     for col in ("task", "dataset", "model"):
         preds[col] = preds[col].astype("string")
-    return LabelRun(results=clean, predictions=preds, table=bench.results_table(clean))
+    return LabelRun(results=clean, predictions=preds, table=results_table(clean))
 
 
 def _select(predictions: pd.DataFrame, task: str | None, model: str | None = None,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from s3kit.evaluation.bench import TASKS, add_bench_parser, results_table, run_bench
+from s3kit.cli import add_bench_parser
+from s3kit.evaluation.bench import TASKS, results_table, run_bench
 from s3kit.evaluation.schema import validate_results
 
 POS = ["love it", "great news", "so happy today", "this is wonderful", "best day ever"]
