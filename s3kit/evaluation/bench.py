@@ -130,7 +130,7 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
     heads = None
     if mode == "calibrated":
         t0 = time.perf_counter()
-        embedder = default_embedder(llm, kind=representation,
+        embedder = default_embedder(llm, representation=representation,
                                     cache=cache_dir() / "representations")
         heads, _ = fit_decision_model(train_dir, llm=llm, embedder=embedder,
                                       n_train=sizes.n_train_heads, seed=seed,
