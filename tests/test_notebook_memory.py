@@ -35,8 +35,9 @@ STEP_CELLS = ("dashboard.step(2)\nassert dashboard.wait(900)\n"
 
 
 #: Notebook 02 fits since its LoRA tuning recomputes activations in the backward pass
-#: (gradient_checkpointing), frees the zero-shot model before tuning and keeps no prefix
-#: key/value cache: 1,531 MiB at these sizes (was 2,063-2,188 MiB).
+#: (gradient_checkpointing) over micro-batches, frees the zero-shot model before tuning and
+#: keeps no prefix key/value cache: 1,386-1,498 MiB at these sizes (was 2,063-2,188 MiB; its
+#: defaults: 1,697 MiB, docs/agents.md).
 PARAMS = sorted(CASES)
 
 
