@@ -16,7 +16,7 @@ import json
 import resource
 import time
 
-from s3kit.demographics import gender_tuning_experiment
+from s3kit.evaluation.demographics import gender_tuning_experiment
 from s3kit.reports import write_experiment
 
 

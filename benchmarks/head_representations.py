@@ -25,18 +25,26 @@ import numpy as np
 import pandas as pd
 
 from s3kit.embeddings import E5Embedder, FusedEmbedder, LLMStateEmbedder
-from s3kit.evaluation import bench as B
-from s3kit.evaluation import tasks as T
+from s3kit.evaluation.metrics import task_metrics
+from s3kit.evaluation.task_baselines import label_baseline
+from s3kit.evaluation.tasks import (
+    TASK_DATASETS,
+    DatasetPairs,
+    attitude_change_task,
+    attitude_task,
+    emotion_task,
+    gender_task,
+)
 from s3kit.heads import DecisionHead, head_text
 from s3kit.llm import load_llm
 
 
 def _tasks(data_dir: str, n_train: int, n_eval: int, seed: int):
-    data = B._Data(data_dir, None, progress=False)
-    build = {"emotion": T.emotion_task, "attitude": T.attitude_task,
-             "attitude_change": T.attitude_change_task, "gender": T.gender_task}
+    data = DatasetPairs(data_dir, None, progress=False)
+    build = {"emotion": emotion_task, "attitude": attitude_task,
+             "attitude_change": attitude_change_task, "gender": gender_task}
     for name, fn in build.items():
-        for ds in B.TASK_DATASETS[name]:
+        for ds in TASK_DATASETS[name]:
             pair = data.pair(ds)
             if isinstance(pair, str):
                 continue
@@ -63,7 +71,7 @@ def main() -> None:
     for task in _tasks(args.data_dir, args.n_train, args.n_eval, args.seed):
         labels = list(task.labels)
         tr_text, ev_text = head_text(task.name, task.train), head_text(task.name, task.eval)
-        base, _ = B._label_baseline(task)
+        base, _ = label_baseline(task)
         b = base["tfidf_logreg"]
         rows.append({"task": task.name, "dataset": task.dataset, "rep": "tfidf",
                      "n_train": len(tr_text), "acc": b["acc"], "macro_f1": b["macro_f1"],
@@ -74,8 +82,8 @@ def main() -> None:
             secs = time.perf_counter() - t0
             head = DecisionHead(task.name, labels, seed=args.seed).fit(
                 xtr, task.train["label"].astype(str).tolist())
-            r = B._report(task.eval["label"], head.predict_proba(xev), labels,
-                          labels[1] if len(labels) == 2 else None)
+            r = task_metrics(task.eval["label"], head.predict_proba(xev), labels,
+                             labels[1] if len(labels) == 2 else None)
             rows.append({"task": task.name, "dataset": task.dataset, "rep": rep,
                          "n_train": len(tr_text), "acc": r["acc"], "macro_f1": r["macro_f1"],
                          "auc": r.get("auc"), "encode_s": round(secs, 1)})

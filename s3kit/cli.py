@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "add_bench_parser"]
 
 
 def _cmd_data_summary(args: argparse.Namespace) -> int:
@@ -153,6 +153,69 @@ def with_pd_options(fn):
         return fn()
 
 
+def _task_list(value: str) -> list[str]:
+    """``--tasks a,b``: the names, each a known task (else argparse's one-line error, exit 2)."""
+    from .evaluation.tasks import TASKS
+
+    tasks = [t.strip() for t in value.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown or not tasks:
+        raise argparse.ArgumentTypeError(
+            f"unknown task(s) {unknown or [value]}; known: {','.join(TASKS)}")
+    return tasks
+
+
+def add_bench_parser(subparsers) -> None:
+    """Register ``s3kit bench`` on an argparse sub-parser set.
+
+    Examples:
+        >>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
+        >>> add_bench_parser(sub)
+        >>> a = p.parse_args(["bench", "--train-dir", "d", "--out", "r.json", "--quick"])
+        >>> (a.train_dir, a.eval_dir, a.quick, a.backend)
+        ('d', None, True, 'embedded')
+    """
+    from .evaluation.tasks import TASKS
+
+    p = subparsers.add_parser("bench", help="benchmark against real behaviour (docs/evaluation.md)",
+                              description="Run the s3kit benchmark and write results JSON.")
+    p.add_argument("--train-dir", required=True,
+                   help="folder laid out like shared/data, or a tidy folder: fit/tune on it")
+    p.add_argument("--eval-dir", default=None,
+                   help="folder to evaluate on, same kinds (default: a deterministic "
+                        "validation split of --train-dir)")
+    p.add_argument("--out", default="results.json", help="results JSON path")
+    p.add_argument("--backend", default="embedded", choices=("embedded", "openai", "fake"),
+                   help="LLM backend (fake: plumbing tests only)")
+    p.add_argument("--model", default=None, help="model name (default: the backend's)")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible server URL")
+    p.add_argument("--quick", action="store_true", help="small sizes (< 10 min on 2 cores)")
+    p.add_argument("--tasks", default=None, type=_task_list,
+                   help=f"comma-separated subset of: {','.join(TASKS)}")
+    p.add_argument("--seed", type=int, default=0, help="master seed")
+    p.add_argument("--tune", type=int, default=0, metavar="STEPS",
+                   help="prefix-tune each label head for STEPS steps on the train dir "
+                        "(embedded backend; adapters saved and reused); default 0: calibrate")
+    p.add_argument("--decisions", default="auto", choices=("auto", "calibrated", "zero_shot"),
+                   help="s3kit's figure from decision heads fitted on the train dir "
+                        "(calibrated; default on the embedded backend) or zero-shot")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .evaluation.bench import run_bench
+    from .evaluation.schema import validate_results
+
+    res = run_bench(args.train_dir, args.eval_dir, out=args.out, backend=args.backend,
+                    quick=args.quick, progress=not args.quiet, model=args.model,
+                    base_url=args.base_url, tasks=args.tasks, seed=args.seed, tune=args.tune,
+                    decisions=args.decisions)
+    validate_results({k: v for k, v in res.items() if k != "_raw"})
+    print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every subcommand (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="s3kit", description=__doc__.splitlines()[0])
@@ -268,8 +331,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-cache", action="store_true",
                        help="no answer cache (every prompt goes to the model)")
     serve.set_defaults(func=_cmd_serve)
-
-    from .evaluation.bench import add_bench_parser
 
     add_bench_parser(sub)
 

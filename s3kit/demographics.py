@@ -9,9 +9,9 @@ Two ways, one object:
   default), prompt or LoRA adapter of the embedded model with :mod:`s3kit.tuning`, saves it
   under ``adapter_path(name)``, and ``DemographicClassifier.from_adapter(name)`` loads it back.
 
-:func:`tfidf_baseline` is the classical baseline (TF-IDF + logistic regression) on the same
-split; :func:`demographic_examples` turns a loaded dataset (``load_twitter_gender``,
-``load_ced``) into ``bio, posts, label`` rows.
+:func:`demographic_examples` turns a loaded dataset (``load_twitter_gender``, ``load_ced``)
+into ``bio, posts, label`` rows. The tuning experiment (held-out split, TF-IDF baseline,
+zero-shot vs tuned) is in :mod:`s3kit.evaluation.demographics`.
 
 Examples:
     >>> from s3kit.llm import FakeLLM
@@ -31,9 +31,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .datasets.base import data_dir as _data_dir
-from .datasets.ced import load_ced
-from .datasets.twitter_gender import load_twitter_gender
 from .llm import load_llm
 from .prompts import DEMOGRAPHICS_SYSTEM, demographic_prompt, options, resolve_language
 from .text import detect_language
@@ -43,15 +40,15 @@ from .tuning import (
     classification_metrics,
     fit_label_adapter,
     head_info,
-    peak_rss_mb,
 )
 from .vocabulary import LABELS
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
-           "tfidf_baseline", "split_examples", "as_inputs", "user_names",
-           "gender_tuning_experiment", "clean_text", "TASKS"]
+           "demographic_prompts", "as_inputs", "user_names", "clean_text",
+           "DEMOGRAPHIC_TASKS"]
 
-TASKS = ("gender", "age", "occupation")
+#: What S3 infers about a user from a profile (each a label set of :data:`s3kit.vocabulary.LABELS`).
+DEMOGRAPHIC_TASKS = ("gender", "age", "occupation")
 _GENDER_ALIASES = {"m": "male", "f": "female", "male": "male", "female": "female",
                    "男": "male", "女": "female"}
 _URL = re.compile(r"https?://\S+")
@@ -113,7 +110,14 @@ def user_names(X) -> list[str | None]:
     return [None if v is None or pd.isna(v) or not str(v).strip() else str(v) for v in vals]
 
 
-def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
+def demographic_prompts(task: str, X, language: str) -> tuple[list[str], str]:
+    """The demographic prompts of users ``X`` (:func:`as_inputs`) and their language.
+
+    Args:
+        task: ``"gender"``, ``"age"`` or ``"occupation"``.
+        X: users.
+        language: ``"auto"`` (from the users' bios and posts), ``"en"`` or ``"zh"``.
+    """
     pairs = as_inputs(X)
     names = user_names(X)
     if language == "auto":  # the users' bios and posts, one text per user
@@ -124,7 +128,8 @@ def _prompts(task: str, X, language: str) -> tuple[list[str], str]:
             for (bio, posts), name in zip(pairs, names, strict=True)], lang
 
 
-def infer_demographics(llm, X, tasks: Sequence[str] = TASKS, language: str = "auto",
+def infer_demographics(llm, X, tasks: Sequence[str] = DEMOGRAPHIC_TASKS,
+                       language: str = "auto",
                        batch_size: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Zero-shot demographics: one batched ``llm.score`` call per task.
 
@@ -147,7 +152,7 @@ def infer_demographics(llm, X, tasks: Sequence[str] = TASKS, language: str = "au
     """
     out = {}
     for task in tasks:
-        prompts, lang = _prompts(task, X, language)
+        prompts, lang = demographic_prompts(task, X, language)
         proba = llm.score(prompts, options(task, lang), system=DEMOGRAPHICS_SYSTEM[lang])
         classes = LABELS[task]
         out[task] = [classes[i] for i in proba.argmax(axis=1)]
@@ -178,6 +183,15 @@ class DemographicClassifier:
         lora_r: LoRA rank (``method="lora"``).
         lora_targets: LoRA target modules (``"all-linear"`` or names; default query/value).
         threads: torch CPU threads while tuning (``None``: leave as is).
+        gradient_checkpointing: recompute activations in the backward pass (LoRA only; less
+            memory, ~30% more time per step, see :func:`s3kit.tuning.fit_label_adapter`).
+        micro_batch_size: examples per forward/backward pass while tuning (``None``:
+            ``batch_size``); each step accumulates its batch's gradient over such passes.
+        prefix_cache_mb: memory bound of the embedded model's prefix key/value cache when
+            predicting (0, the default: off; users' prompts share only the system line, and
+            each cached prompt holds several MB).
+        predict_batch_size: prompts per forward pass of the embedded model when predicting
+            (smaller: less memory; the activations of 16 long prompts take ~0.4 GB).
         seed: seed for the split, batch order and adapter initialisation.
         progress: show a progress bar while tuning.
     """
@@ -188,6 +202,8 @@ class DemographicClassifier:
                  val_fraction: float = 0.1, eval_every: int = 20, language: str = "auto",
                  dtype: str = "float32", lora_r: int = 8,
                  lora_targets: str | Sequence[str] = LORA_TARGETS, threads: int | None = None,
+                 gradient_checkpointing: bool = False, micro_batch_size: int | None = None,
+                 prefix_cache_mb: int = 0, predict_batch_size: int = 8,
                  seed: int = 0, progress: bool = True):
         self.task = task
         self.llm = llm
@@ -204,6 +220,10 @@ class DemographicClassifier:
         self.lora_r = lora_r
         self.lora_targets = lora_targets
         self.threads = threads
+        self.gradient_checkpointing = gradient_checkpointing
+        self.micro_batch_size = micro_batch_size
+        self.prefix_cache_mb = prefix_cache_mb
+        self.predict_batch_size = predict_batch_size
         self.seed = seed
         self.progress = progress
 
@@ -217,7 +237,9 @@ class DemographicClassifier:
         """Load a classifier tuned earlier and saved as adapter ``name``."""
         info = head_info(name)
         clf = cls(info["task"], adapter=name, language=info.get("language", "auto"), **kwargs)
-        clf.llm_ = load_llm("embedded", adapter=name, dtype=clf.dtype)
+        clf.llm_ = load_llm("embedded", adapter=name, dtype=clf.dtype,
+                            prefix_cache_mb=clf.prefix_cache_mb,
+                            batch_size=clf.predict_batch_size)
         clf.language_ = info.get("language", "en")
         clf.bias_ = info.get("bias")
         return clf
@@ -226,7 +248,9 @@ class DemographicClassifier:
         if getattr(self, "llm_", None) is not None:
             return self.llm_
         if self.llm is None:
-            self.llm = load_llm("embedded", dtype=self.dtype)
+            self.llm = load_llm("embedded", dtype=self.dtype,
+                                prefix_cache_mb=self.prefix_cache_mb,
+                                batch_size=self.predict_batch_size)
         return self.llm
 
     def _labels(self, y) -> list[str]:
@@ -254,7 +278,7 @@ class DemographicClassifier:
             ``language_``.
         """
         y = self._labels(y)
-        prompts, lang = _prompts(self.task, X, self.language)
+        prompts, lang = demographic_prompts(self.task, X, self.language)
         rng = np.random.default_rng(self.seed)
         n = len(prompts)
         n_val = int(round(self.val_fraction * n)) if self.val_fraction else 0
@@ -269,7 +293,12 @@ class DemographicClassifier:
             val_prompts=[prompts[i] for i in val] if n_val else None,
             val_labels=[y[i] for i in val] if n_val else None, eval_every=self.eval_every,
             name=self.adapter, task=self.task, language=lang, dtype=self.dtype,
-            seed=self.seed, threads=self.threads, progress=self.progress)
+            gradient_checkpointing=self.gradient_checkpointing,
+            micro_batch_size=self.micro_batch_size, seed=self.seed,
+            threads=self.threads, progress=self.progress)
+        if hasattr(result.llm, "prefix_cache"):  # the embedded backend's key/value cache
+            result.llm.prefix_cache.max_bytes = int(self.prefix_cache_mb) << 20
+            result.llm.batch_size = int(self.predict_batch_size)
         self.tuning_ = result
         self.fit_rows_ = np.sort(tr)
         self.llm_ = result.llm
@@ -280,7 +309,7 @@ class DemographicClassifier:
     def predict_proba(self, X) -> np.ndarray:
         """``(n, n_classes)`` probabilities (columns = ``classes_``), one batched score call."""
         lang = getattr(self, "language_", None) or self.language
-        prompts, lang = _prompts(self.task, X, lang)
+        prompts, lang = demographic_prompts(self.task, X, lang)
         llm = self._llm()
         import contextlib
 
@@ -363,179 +392,3 @@ def demographic_examples(ds, task: str = "gender", min_confidence: float | None 
             raise ValueError(f"dataset {ds.name!r} has no 'name' column in users")
         out.insert(1, "name", users["name"].astype("string").to_numpy())
     return out.sort_values("user_id", kind="stable").reset_index(drop=True)
-
-
-def split_examples(df: pd.DataFrame, n_train: int | None = None, n_eval: int = 200,
-                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train / held-out split (the held-out rows are never used for tuning).
-
-    The evaluation rows are drawn first, so growing ``n_train`` never changes them.
-
-    Returns:
-        ``(train, test)`` frames.
-    """
-    from sklearn.model_selection import train_test_split
-
-    rest, test = train_test_split(df, test_size=n_eval, stratify=df["label"], random_state=seed)
-    if n_train is not None and n_train < len(rest):
-        rest, _ = train_test_split(rest, train_size=n_train, stratify=rest["label"],
-                                   random_state=seed)
-    return rest.reset_index(drop=True), test.reset_index(drop=True)
-
-
-def _flat_text(X) -> list[str]:
-    return [" ".join([n or "", b or ""] + ps)
-            for (b, ps), n in zip(as_inputs(X), user_names(X), strict=True)]
-
-
-def tfidf_baseline(X_train, y_train, X_test, y_test, classes: Sequence[str]) -> dict:
-    """TF-IDF (word 1-2-grams + char 2-5-grams) + logistic regression on the same split.
-
-    Returns:
-        ``{"acc", "f1", "auc", "n"}`` on the test rows, plus ``proba`` (list of lists).
-    """
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    tr, te = _flat_text(X_train), _flat_text(X_test)
-    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)
-    Xtr = hstack([word.fit_transform(tr), char.fit_transform(tr)]).tocsr()
-    Xte = hstack([word.transform(te), char.transform(te)]).tocsr()
-    classes = list(classes)
-    clf = LogisticRegression(max_iter=2000, C=1.0)
-    clf.fit(Xtr, [classes.index(v) for v in y_train])
-    proba = np.zeros((len(te), len(classes)))
-    proba[:, clf.classes_] = clf.predict_proba(Xte)
-    return classification_metrics(list(y_test), proba, classes) | {"proba": proba.tolist()}
-
-
-def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
-                             n_train: int | None = 256, n_eval: int = 200, steps: int = 60,
-                             batch_size: int = 8, method: str = "prefix",
-                             learning_rate: float | None = None, num_virtual_tokens: int = 16,
-                             lora_r: int = 8, lora_targets: str | Sequence[str] = LORA_TARGETS,
-                             val_fraction: float = 0.1, eval_every: int = 10,
-                             adapter: str | None = "gender-prefix", clean: bool = True,
-                             with_name: bool = False,
-                             threads: int | None = None, seed: int = 0,
-                             progress: bool = True) -> dict:
-    """Zero-shot vs PEFT-tuned vs TF-IDF + LR on gender, on one held-out split.
-
-    The held-out rows (``n_eval``) are drawn first and never reach the tuning (whose curve is
-    monitored on ``val_fraction`` of the ``n_train`` training rows). TF-IDF + LR is fitted on
-    exactly the rows the adapter was tuned on.
-
-    Memory: one model is alive at a time. The tuning runs first in a fresh process state; the
-    tuned model scores without a prefix key/value cache (it only pays off when prompts
-    repeat, and holds up to 1 GiB per model) and is freed before the zero-shot model (also
-    without a prefix cache) is loaded and scored.
-
-    Args:
-        data_dir: shared data folder (default ``$S3KIT_DATA_DIR``).
-        dataset: ``"twitter_gender"`` (male/female, annotator confidence 1) or ``"ced"``
-            (Weibo source authors, gender m/f).
-        n_train: training users (stratified; ``None`` = every row outside the held-out split).
-        n_eval: held-out users (stratified).
-        steps: tuning steps.
-        batch_size: examples per step.
-        method: ``"prefix"``, ``"prompt"`` or ``"lora"``.
-        learning_rate: ``None`` = the method's default.
-        num_virtual_tokens: virtual tokens (prefix/prompt).
-        lora_r: LoRA rank (``method="lora"``).
-        lora_targets: LoRA target modules (``"all-linear"`` or names).
-        val_fraction: share of the training rows kept aside to monitor the tuning curve,
-            choose the kept weights and calibrate the label bias (0 = tune on all of them, keep
-            the last weights, no bias).
-        eval_every: steps between tuning-curve points.
-        adapter: name to save the adapter under (``None``: not saved).
-        clean: drop URLs and mojibake from bios/posts (:func:`clean_text`), for all models.
-        with_name: show every model the user's profile name too (bio + post otherwise).
-        threads: torch CPU threads for scoring and tuning (``None``: leave as is).
-        seed: split and tuning seed.
-        progress: progress bars.
-
-    Returns:
-        Dict with ``metrics`` (``zero_shot``, ``tuned``, ``tfidf_lr``: acc/f1/auc),
-        ``tuning`` (time, peak memory, hyper-parameters), ``curve`` (tuning-curve frame),
-        ``y_true`` and ``pred`` (per model, for confusion matrices), ``split`` sizes,
-        ``timing`` (seconds of each scoring pass). ``metrics["tfidf_lr_raw"]`` is the same
-        baseline on the uncleaned text (so cleaning cannot flatter the comparison).
-    """
-    import gc
-    import time
-
-    import torch
-
-    root = _data_dir(data_dir)
-    if dataset == "twitter_gender":
-        ds = load_twitter_gender(root / "twitter_gender")
-    elif dataset == "ced":
-        ds = load_ced(root / "ced", progress=progress)
-    else:
-        raise ValueError(f"unknown gender dataset {dataset!r}")
-    language = "zh" if dataset == "ced" else "en"
-    ex = demographic_examples(ds, "gender", clean=clean, with_name=with_name)
-    train, test = split_examples(ex, n_train=n_train, n_eval=n_eval, seed=seed)
-    classes = LABELS["gender"]
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        clf = DemographicClassifier("gender", adapter=adapter, method=method, steps=steps,
-                                    batch_size=batch_size, learning_rate=learning_rate,
-                                    num_virtual_tokens=num_virtual_tokens, lora_r=lora_r,
-                                    lora_targets=lora_targets, val_fraction=val_fraction,
-                                    eval_every=eval_every, language=language,
-                                    threads=threads, seed=seed, progress=progress)
-        clf.fit(train, train["label"])
-        clf.llm_.prefix_cache.max_bytes = 0
-        clf.llm_.prefix_cache.clear()
-        t0 = time.perf_counter()
-        p_tuned = clf.predict_proba(test)
-        t_tuned = time.perf_counter() - t0
-        rss_tuned = peak_rss_mb()
-        clf.llm_ = None  # free the tuned model before the zero-shot one is loaded
-        gc.collect()
-        t0 = time.perf_counter()
-        zero = DemographicClassifier("gender", language=language,
-                                     llm=load_llm("embedded", dtype="float32", prefix_cache_mb=0))
-        p_zero = zero.predict_proba(test)
-        t_zero = time.perf_counter() - t0
-        del zero
-        gc.collect()
-    finally:
-        torch.set_num_threads(old_threads)
-    seen = train.iloc[clf.fit_rows_]
-    base = tfidf_baseline(seen, seen["label"], test, test["label"], classes)
-    metrics = {"zero_shot": classification_metrics(test["label"].tolist(), p_zero, classes),
-               "tuned": classification_metrics(test["label"].tolist(), p_tuned, classes),
-               "tfidf_lr": {k: v for k, v in base.items() if k != "proba"}}
-    if clean:
-        raw = demographic_examples(ds, "gender", clean=False,
-                                   with_name=with_name).set_index("user_id")
-        raw_tr, raw_te = raw.loc[seen["user_id"]], raw.loc[test["user_id"]]
-        metrics["tfidf_lr_raw"] = {k: v for k, v in tfidf_baseline(
-            raw_tr, raw_tr["label"], raw_te, raw_te["label"], classes).items() if k != "proba"}
-    y = test["label"].tolist()
-    tuning = clf.tuning_.summary()
-    tuning["seconds_per_step"] = round(clf.tuning_.seconds / max(1, steps), 3)
-    return {
-        "dataset": dataset,
-        "inputs": "name + bio + post" if with_name else "bio + post",
-        "split": {"n_train": int(len(train)), "n_eval": int(len(test)), "seed": seed,
-                  "n_tuned_on": int(clf.tuning_.n_train),
-                  "train_balance": train["label"].value_counts().to_dict()},
-        "metrics": metrics,
-        "tuning": tuning,
-        "timing": {"zero_shot_score_s": round(t_zero, 1), "tuned_score_s": round(t_tuned, 1),
-                   "peak_rss_mb_after_tuned_scoring": round(rss_tuned, 1),
-                   "peak_rss_mb": round(peak_rss_mb(), 1)},
-        "curve": clf.tuning_.history,
-        "y_true": y,
-        "pred": {"zero_shot": [classes[i] for i in p_zero.argmax(1)],
-                 "tuned": [classes[i] for i in p_tuned.argmax(1)],
-                 "tfidf_lr": [classes[i] for i in np.asarray(base["proba"]).argmax(1)]},
-        "classes": list(classes),
-    }

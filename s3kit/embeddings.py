@@ -48,7 +48,7 @@ import numpy as np
 from .errors import BackendError, ConfigError
 
 __all__ = ["BaseEmbedder", "Embedder", "HashingEmbedder", "CharNgramEmbedder", "get_embedder",
-           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "cosine"]
+           "LLMStateEmbedder", "E5Embedder", "FusedEmbedder", "embedder_parts", "cosine"]
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of ``a`` (n, d) against ``b`` (m, d) -> (n, m); zero rows give 0."""
@@ -397,6 +397,26 @@ class FusedEmbedder(BaseEmbedder):
     @n_encoded.setter
     def n_encoded(self, value: int) -> None:  # BaseEmbedder.__init__ sets it
         pass
+
+
+def embedder_parts(embedder: BaseEmbedder | None) -> list[BaseEmbedder]:
+    """The embedders that encode texts: a fused embedder's parts, else the embedder itself.
+
+    Args:
+        embedder: any embedder, or ``None`` (no parts).
+
+    Examples:
+        >>> small, large = HashingEmbedder(dim=4), HashingEmbedder(dim=8)
+        >>> [p.dim for p in embedder_parts(FusedEmbedder([small, large]))]
+        [4, 8]
+        >>> embedder_parts(small) == [small], embedder_parts(None)
+        (True, [])
+    """
+    if embedder is None:
+        return []
+    if isinstance(embedder, FusedEmbedder):
+        return list(embedder.parts)
+    return [embedder]
 
 
 def get_embedder(language: str = "en", *, cache_dir: str | os.PathLike | None = None,

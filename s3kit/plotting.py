@@ -7,17 +7,30 @@ with a label column passed as ``hue``.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .cascades import spread_curve, trend_shares
+from .evaluation.fidelity import replay_shares
+from .evaluation.predictions import (
+    AGENTS,
+    calibration_frame,
+    roc_frame,
+    select_predictions,
+    wide_predictions,
+)
 
 if TYPE_CHECKING:
     import matplotlib.axes
 
-__all__ = ["plot_spread", "plot_degree_distribution", "plot_trend", "degree_ccdf"]
+__all__ = ["plot_spread", "plot_degree_distribution", "plot_trend", "degree_ccdf",
+           "confusion_heatmap", "plot_confusion", "plot_roc", "plot_calibration",
+           "plot_replay_trend", "plot_tuning_curve", "save_figure"]
 
 _DIRECTION_LABEL = {"in": "in (followers)", "out": "out (followees)"}
 
@@ -30,11 +43,11 @@ def _seaborn():
     return sns
 
 
-def _axes(ax):
+def _axes(ax, figsize: tuple[float, float] = (6, 4)):
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
@@ -226,3 +239,187 @@ def plot_trend(df: pd.DataFrame, column: str, x: str = "step", ax: matplotlib.ax
     ax.set_xlabel({"hours": "hours since first post"}.get(x, x))
     ax.set_ylabel(f"share of {column}")
     return ax
+
+
+# ----------------------------------------------------------------------------- label tasks
+
+
+def confusion_heatmap(y_true, y_pred, labels: Sequence[str], normalize: bool = False,
+                      ax: matplotlib.axes.Axes | None = None, title: str | None = None,
+                      figsize: tuple[float, float] = (4, 3.5)) -> matplotlib.axes.Axes:
+    """Confusion matrix of label sequences (rows: true label, columns: predicted label).
+
+    Values outside ``labels`` are not counted; a label never seen still gets its row/column.
+
+    Args:
+        y_true: true labels.
+        y_pred: predicted labels (same length).
+        labels: label order of the rows and columns.
+        normalize: show row shares (recall per true label) instead of counts.
+        ax: Axes to draw on (``None``: a new figure of ``figsize``).
+        title: Axes title (``None``: none).
+        figsize: size of the new figure.
+
+    Returns:
+        The Axes (a seaborn heatmap; cell texts are the shares or counts).
+
+    Examples:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> ax = confusion_heatmap(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
+        >>> [t.get_text() for t in ax.texts]
+        ['1', '1', '0', '1']
+    """
+    sns = _seaborn()
+    labels = list(labels)
+    y_true, y_pred = pd.Series(list(y_true), dtype=object), pd.Series(list(y_pred), dtype=object)
+    known = (y_true.isin(labels) & y_pred.isin(labels)).to_numpy()
+    table = pd.crosstab(pd.Categorical(y_true[known], categories=labels),
+                        pd.Categorical(y_pred[known], categories=labels), dropna=False)
+    if normalize:
+        table = table.div(table.sum(axis=1).replace(0, np.nan), axis=0)
+    ax = _axes(ax, figsize)
+    sns.heatmap(table, annot=True, fmt=".2f" if normalize else "d", cmap="Blues",
+                vmin=0, vmax=1 if normalize else None, cbar=False, ax=ax)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_confusion(predictions: pd.DataFrame, task: str, model: str = AGENTS,
+                   normalize: bool = True, ax: matplotlib.axes.Axes | None = None
+                   ) -> matplotlib.axes.Axes:
+    """Confusion matrix (rows: true label, columns: predicted = most probable label).
+
+    Args:
+        predictions: :attr:`s3kit.reports.LabelRun.predictions`.
+        task: the task (all its datasets pooled).
+        model: ``"s3kit"`` (the agents), a baseline's name, or ``"baseline"`` (the task's
+            baseline, e.g. ``tfidf_logreg``).
+        normalize: show row shares (recall per true label) instead of counts.
+        ax: Axes to draw on (``None``: a new figure).
+
+    Returns:
+        The Axes (a seaborn heatmap; cell texts are the shares or counts).
+    """
+    part = select_predictions(predictions, task, model)
+    wide, labels = wide_predictions(part)
+    pred = np.asarray(labels, dtype=object)[wide[labels].to_numpy(float).argmax(axis=1)]
+    return confusion_heatmap(wide["y_true"], pred, labels, normalize=normalize, ax=ax,
+                             title=f"{task}: {part['model'].iloc[0]}")
+
+
+def plot_roc(predictions: pd.DataFrame, task: str, ax: matplotlib.axes.Axes | None = None
+             ) -> matplotlib.axes.Axes:
+    """ROC curves of the agents and the baselines on one task (see :func:`roc_frame`).
+
+    Args:
+        predictions: :attr:`s3kit.reports.LabelRun.predictions`.
+        task: the task.
+        ax: Axes to draw on (``None``: a new figure).
+
+    Returns:
+        The Axes (legend: model and AUC).
+    """
+    roc = roc_frame(predictions, task)
+    ax = _axes(ax, (5, 4))
+    for model, part in roc.groupby("model", sort=False):
+        ax.plot(part["fpr"], part["tpr"], label=f"{model} (AUC {part['auc'].iloc[0]:.2f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"{task}: ROC" + (" (micro one-vs-rest)" if predictions.loc[
+        predictions["task"] == task, "label"].nunique() > 2 else ""))
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def plot_calibration(predictions: pd.DataFrame, task: str | None = None, n_bins: int = 10,
+                     ax: matplotlib.axes.Axes | None = None) -> matplotlib.axes.Axes:
+    """Reliability diagram: accuracy against top-label confidence, per model.
+
+    Args:
+        predictions: :attr:`s3kit.reports.LabelRun.predictions`.
+        task: the task (``None``: all tasks pooled).
+        n_bins: confidence bins (see :func:`calibration_frame`).
+        ax: Axes to draw on (``None``: a new figure).
+
+    Returns:
+        The Axes (legend: model and ECE; the diagonal is perfect calibration).
+    """
+    cal = calibration_frame(predictions, task, n_bins)
+    ax = _axes(ax, (5, 4))
+    for model, part in cal.groupby("model", sort=False):
+        ax.plot(part["confidence"], part["accuracy"], marker="o",
+                label=f"{model} (ECE {part['ece'].iloc[0]:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (largest probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{task or 'all tasks'}: calibration")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
+
+
+# ----------------------------------------------------------------------------- replays and tuning
+
+
+def plot_replay_trend(curves: pd.DataFrame, measure: str = "emotion",
+                      ax: matplotlib.axes.Axes | None = None) -> matplotlib.axes.Axes:
+    """Real vs simulated trend of a replay (S3 Figure 3 style).
+
+    Args:
+        curves: ``curves.parquet`` of a replay.
+        measure: ``"emotion"`` (share of moderate + intense among the agents deciding at each
+            step; real: among the posts of that step) or ``"attitude"`` (share of positive
+            attitudes).
+        ax: Axes to draw on (``None``: a new figure).
+
+    Returns:
+        The Axes (y: share in [0, 1]; several replicates drawn as mean and range).
+    """
+    sns = _seaborn()
+    data = replay_shares(curves, measure)
+    data = data[data["share"].notna()]
+    ax = _axes(ax, (5, 4))
+    sns.lineplot(data=data, x="hours", y="share", hue="source", marker="o",
+                 errorbar=("pi", 100), ax=ax)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("hours since first post")
+    ax.set_ylabel({"emotion": "share of emotional (non-calm)",
+                   "attitude": "share of positive attitude"}[measure])
+    return ax
+
+
+def plot_tuning_curve(curve: pd.DataFrame, ax: matplotlib.axes.Axes | None = None
+                      ) -> matplotlib.axes.Axes:
+    """Training loss per step and monitoring accuracy (right axis); returns the Axes.
+
+    Args:
+        curve: a tuning curve (``step, loss, val_acc``; :attr:`s3kit.tuning.TuningResult.history`).
+        ax: Axes to draw on (``None``: a new figure).
+    """
+    ax = _axes(ax, (5, 3))
+    ax.plot(curve["step"], curve["loss"], color="tab:blue", alpha=0.6, label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    val = curve.dropna(subset=["val_acc"])
+    if len(val):
+        ax2 = ax.twinx()
+        ax2.plot(val["step"], val["val_acc"], "o-", color="tab:orange", label="monitor acc")
+        ax2.set_ylabel("accuracy (monitoring split)")
+        ax2.set_ylim(0, 1)
+    return ax
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Save a figure (creating its folder) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path

@@ -68,7 +68,7 @@ from .agent import (
 )
 from .checkpoint import CHECKPOINT_SCHEMA, checkpoint_info, read_checkpoint, write_checkpoint
 from .config import ReplayConfig
-from .embeddings import E5Embedder, get_embedder
+from .embeddings import E5Embedder, embedder_parts, get_embedder
 from .engines import LocalEngine, make_engine
 from .environment import SocialNetwork
 from .errors import StepInterrupted
@@ -393,7 +393,7 @@ class Simulation:
             shared = None
             if self.decision_mode == "calibrated":
                 heads = self._decision_model().embedder
-                shared = next((p for p in getattr(heads, "parts", [heads])
+                shared = next((p for p in embedder_parts(heads)
                                if isinstance(p, E5Embedder)), None)
             self.embedder = shared if shared is not None else get_embedder(self._lang)
         return self.embedder
@@ -1030,8 +1030,7 @@ class _StepProgress:
         """Within the ``with`` block, every batch ``embedder`` encodes is reported."""
         import contextlib
 
-        targets = [e for e in (getattr(embedder, "parts", None) or [embedder])
-                   if e is not None]
+        targets = embedder_parts(embedder)
         if self.callback is None or not targets:
             return contextlib.nullcontext()
 

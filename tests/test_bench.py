@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from s3kit.evaluation.bench import TASKS, add_bench_parser, results_table, run_bench
+from s3kit.cli import add_bench_parser
+from s3kit.evaluation.bench import TASKS, results_table, run_bench
 from s3kit.evaluation.schema import validate_results
 
 POS = ["love it", "great news", "so happy today", "this is wonderful", "best day ever"]
@@ -225,3 +226,59 @@ def test_tune_trains_a_prefix_adapter_once_and_reuses_it(tmp_path, monkeypatch):
     saved = list((tmp_path / "cache" / "adapters").glob("bench-emotion-tweeteval-*"))
     assert len(saved) == 1 and (saved[0] / "adapter_config.json").exists()
     assert runs[0]["tasks"]["emotion"]["metrics"] == runs[1]["tasks"]["emotion"]["metrics"]
+
+
+def test_public_runner_returns_predictions_as_fields(fake_run):
+    from s3kit.evaluation import BenchContext, BenchSizes, evaluate
+    from s3kit.evaluation.results import LabelPredictions
+    from s3kit.evaluation.tasks import DatasetPairs
+    from s3kit.llm import FakeLLM
+
+    root, out, res = fake_run
+    data = DatasetPairs(root, None, progress=False)
+    result = evaluate("attitude", data, BenchContext(FakeLLM(seed=0)), BenchSizes(quick=True))
+    assert [p.dataset for p in result.parts] == ["tweeteval", "rumoureval2017"]
+    for part in result.parts:
+        pred = part.predictions
+        assert isinstance(pred, LabelPredictions) and pred.labels == ["negative", "positive"]
+        assert pred.probs.shape == (part.entry["n"], 2) == pred.baseline.shape
+        assert pred.baseline_name == "tfidf_logreg" and len(pred.y) == part.entry["n"]
+        assert not any(k.startswith("_") for k in part.entry)
+    entry = result.entry()
+    assert entry["dataset"] == "tweeteval+rumoureval2017"
+    assert entry["metrics"] == res["tasks"]["attitude"]["metrics"]  # what bench wrote
+    skipped = evaluate("gender", data, BenchContext(FakeLLM(seed=0)), BenchSizes(quick=True),
+                       datasets=["ced"])
+    assert skipped.parts == [] and skipped.skipped.startswith("ced not found")
+    with pytest.raises(ValueError, match="unknown task"):
+        evaluate("nope", data, BenchContext(FakeLLM(seed=0)), BenchSizes(quick=True))
+
+
+def test_replays_are_made_once_per_run_and_shared_by_the_event_tasks(fake_run, monkeypatch):
+    """The context, not a module global, caches replays: the trend tasks reuse each other's
+    replays within a run, and a new run (a new context) makes its own."""
+    from s3kit.evaluation import BenchContext, BenchSizes, evaluate
+    from s3kit.evaluation import context as context_module
+    from s3kit.evaluation.tasks import DatasetPairs
+    from s3kit.llm import FakeLLM
+
+    made = []
+    real = context_module.replay_event
+
+    def counting(ds, event_id, *args, **kwargs):
+        made.append(event_id)
+        return real(ds, event_id, *args, **kwargs)
+
+    monkeypatch.setattr(context_module, "replay_event", counting)
+    root, _, _ = fake_run
+    data = DatasetPairs(root, None, progress=False)
+    sizes = BenchSizes(quick=True)
+    context = BenchContext(FakeLLM(seed=0))
+    first = evaluate("emotion_trend", data, context, sizes, datasets=["rumoureval2017"])
+    n = len(made)
+    assert n == first.entry()["n"] > 0
+    evaluate("attitude_trend", data, context, sizes, datasets=["rumoureval2017"])
+    assert len(made) == n  # same events, same run: no new replay
+    evaluate("attitude_trend", data, BenchContext(FakeLLM(seed=0)), sizes,
+             datasets=["rumoureval2017"])
+    assert len(made) == 2 * n

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s3kit.evaluation import tasks as T
 from s3kit.evaluation.calibrate import HEAD_TASK, PRIMARY, action_items, head_tasks, label_metrics
+from s3kit.evaluation.tasks import DatasetPairs
 from s3kit.heads import HEAD_CLASSES, DecisionModel
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
@@ -28,7 +28,7 @@ def shipped(shared_data_dir):
 
     llm = load_llm("embedded", cache=False)
     model = DecisionModel.load("default", llm=llm)
-    data = T.DatasetPairs(shared_data_dir, None, progress=False)
+    data = DatasetPairs(shared_data_dir, None, progress=False)
     return model, data
 
 

@@ -1,4 +1,5 @@
-"""s3kit.reports: ROC / calibration numbers, confusion matrices, replay baselines and scores."""
+"""Notebook 03/04 helpers: ROC / calibration numbers, confusion matrices, replay baselines and
+scores (s3kit.evaluation.predictions / fidelity, s3kit.plotting, s3kit.reports)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from s3kit.evaluation.fidelity import replay_fidelity, spread_baselines  # noqa: E402
 from s3kit.evaluation.metrics import classification_report  # noqa: E402
-from s3kit.reports import (  # noqa: E402
-    calibration_frame,
+from s3kit.evaluation.predictions import calibration_frame, roc_frame  # noqa: E402
+from s3kit.plotting import (  # noqa: E402
     confusion_heatmap,
     plot_calibration,
     plot_confusion,
     plot_replay_trend,
     plot_roc,
-    replay_fidelity,
-    roc_frame,
-    run_label_tasks,
-    spread_baselines,
 )
+from s3kit.reports import run_label_tasks  # noqa: E402
 
 
 def _preds(y, probs, labels, model="s3kit", task="t", dataset="d"):

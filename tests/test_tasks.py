@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 
 from s3kit.datasets.base import SocialDataset
-from s3kit.evaluation import tasks as T
+from s3kit.evaluation.tasks import (
+    attitude_change_task,
+    attitude_task,
+    balanced_sample,
+    emotion_task,
+    gender_task,
+    repost_task,
+    split_dataset,
+)
 
 
 def _mcid(cascades: dict[str, list[tuple[str, float]]], follows: list[tuple[str, str]]):
@@ -27,7 +35,7 @@ def test_repost_exposure_positives_and_negatives():
     follows = [("b", "a"), ("c", "a"), ("d", "a"), ("e", "b")]
     ev = _mcid({"x": [("d", -10.0), ("a", 0.0), ("b", h), ("e", 30 * h)]}, follows)
     tr = _mcid({"y": [("b", 0.0), ("c", 5.0)]}, follows)
-    task = T.repost_task(tr, ev, n_eval=None, horizon_hours=24)
+    task = repost_task(tr, ev, n_eval=None, horizon_hours=24)
     items = task.eval.set_index("user_id")
     # d adopted before any followee: not exposed; a adopts first: not exposed
     assert set(items.index) == {"b", "c", "e"}
@@ -42,7 +50,7 @@ def test_repost_exposure_positives_and_negatives():
 
 def test_repost_needs_a_graph():
     ev = _mcid({"x": [("a", 0.0), ("b", 1.0)]}, [])
-    assert T.repost_task(ev, ev) is None
+    assert repost_task(ev, ev) is None
 
 
 def test_emotion_mapping_and_balance():
@@ -50,7 +58,7 @@ def test_emotion_mapping_and_balance():
                            "label": ["anger"] * 10 + ["joy"] * 10 + ["sadness"] * 5
                            + ["neutral"] * 5, "task": "emotion", "split": "train"})
     ds = SocialDataset("tweeteval", labels=labels)
-    task = T.emotion_task(ds, ds, n_eval=15)
+    task = emotion_task(ds, ds, n_eval=15)
     assert task.labels == ("calm", "moderate", "intense")
     assert task.notes["dropped"] == 10  # "neutral" twice (train + eval side) has no level
     counts = task.eval["label"].value_counts().to_dict()
@@ -68,10 +76,10 @@ def test_attitude_drops_neutral_and_maps_rumoureval_stance():
         "kind": ["original", "reply", "reply", "reply"],
         "stance": ["support", "support", "deny", "query"]})
     ds = SocialDataset("rumoureval2017", posts=posts)
-    att = T.attitude_task(ds, ds)
+    att = attitude_task(ds, ds)
     assert sorted(att.eval["label"]) == ["negative", "positive", "positive"]
     assert set(att.eval["topic"]) == {"claim"}
-    ch = T.attitude_change_task(ds, ds)
+    ch = attitude_change_task(ds, ds)
     got = ch.eval.set_index("text")
     assert set(got.index) == {"yes true", "fake!"}  # r3 is a query: not an item
     assert got.loc["fake!", "parent_stance"] == "support"
@@ -85,11 +93,11 @@ def test_split_keeps_events_together_and_is_order_free():
                           "time": pd.to_datetime(["2020-01-01"] * 200, utc=True),
                           "event_id": [f"e{i // 4}" for i in range(200)]})
     ds = SocialDataset("toy", posts=posts)
-    tr, va = T.split_dataset(ds)
+    tr, va = split_dataset(ds)
     assert set(tr.posts["event_id"]).isdisjoint(va.posts["event_id"])
     assert len(tr.posts) + len(va.posts) == 200
     shuffled = SocialDataset("toy", posts=posts.sample(frac=1, random_state=3))
-    _, va2 = T.split_dataset(shuffled)
+    _, va2 = split_dataset(shuffled)
     assert set(va2.posts["post_id"]) == set(va.posts["post_id"])
 
 
@@ -99,13 +107,13 @@ def test_gender_filters_brands_and_low_confidence():
                           "gender_confidence": [1.0, 0.9, 1.0, 0.3],
                           "bio": ["dad", "mum", "shop", "?"]})
     ds = SocialDataset("twitter_gender", users=users)
-    task = T.gender_task(ds, ds)
+    task = gender_task(ds, ds)
     assert sorted(task.eval["user_id"]) == ["a", "b"]
 
 
 @pytest.mark.parametrize("n", [4, 7])
 def test_balanced_sample_sizes(n):
     df = pd.DataFrame({"label": ["a"] * 10 + ["b"] * 2})
-    out = T.balanced_sample(df, n)
+    out = balanced_sample(df, n)
     assert len(out) == n
     assert (out["label"] == "b").sum() == 2

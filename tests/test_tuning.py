@@ -51,6 +51,32 @@ def test_prefix_adapter_trains_saves_and_loads_by_name():
         fit_label_adapter(PROMPTS, ["hot"] * 8, options, classes=["warm", "cold"], steps=1)
 
 
+@pytest.mark.llm
+@pytest.mark.slow
+def test_micro_batches_and_checkpointing_keep_the_training_curve():
+    """Accumulating a batch's gradient over smaller passes, with LoRA recomputing its
+    activations in the backward pass, trains the same adapter (notebook 02's memory savers)."""
+    from s3kit.errors import ConfigError
+    from s3kit.llm import load_base_model
+
+    options = (" warm", " cold")
+    curves = []
+    for micro, checkpointing in ((None, False), (2, True)):
+        net, tok = load_base_model(dtype="float32")
+        res = fit_label_adapter(base=(net, tok), prompts=PROMPTS, labels=LABELS,
+                                options=options, classes=["warm", "cold"], system=SYSTEM,
+                                method="lora", steps=3, batch_size=4, learning_rate=1e-2,
+                                autocast=False, micro_batch_size=micro,
+                                gradient_checkpointing=checkpointing, progress=False)
+        assert res.params["micro_batch_size"] == (micro or 4)
+        curves.append(res.history["loss"].to_numpy())
+    assert np.allclose(curves[0], curves[1], atol=1e-4)
+    assert curves[0][-1] != pytest.approx(curves[0][0])  # it did train
+    with pytest.raises(ConfigError, match="lora"):
+        fit_label_adapter(PROMPTS, LABELS, options, classes=["warm", "cold"], steps=1,
+                          method="prefix", gradient_checkpointing=True, progress=False)
+
+
 def test_epoch_batches_cover_every_example_once_and_bucket_by_length():
     from s3kit.tuning import _epoch_batches
 

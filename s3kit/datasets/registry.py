@@ -23,14 +23,15 @@ from .twitter_gender import load_twitter_gender
 from .twitter_trees import load_twitter_trees
 
 __all__ = ["available_datasets", "load_dataset", "summarize_datasets", "dataset_format",
-           "LOADERS"]
+           "is_trees_folder", "LOADERS"]
 
 
 def _has(folder: Path, *patterns: str) -> bool:
     return folder.is_dir() and any(any(folder.glob(p)) for p in patterns)
 
 
-def _is_trees(folder: Path) -> bool:
+def is_trees_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds Twitter15/16-style propagation trees (``tree/`` + ``label.txt``)."""
     return (folder / "tree").is_dir() and (folder / "label.txt").is_file()
 
 
@@ -42,8 +43,8 @@ def _is_rumoureval(folder: Path) -> bool:
 #: folder with ``label.txt`` + ``tree/``) are found by layout, whatever their name.
 LOADERS: dict[str, tuple[Callable[..., SocialDataset], Callable[[Path], bool]]] = {
     "ced": (load_ced, lambda d: (d / "original-microblog").is_dir()),
-    "twitter15": (load_twitter_trees, _is_trees),
-    "twitter16": (load_twitter_trees, _is_trees),
+    "twitter15": (load_twitter_trees, is_trees_folder),
+    "twitter16": (load_twitter_trees, is_trees_folder),
     "mcid_twitter": (load_mcid, lambda d: _has(d, "cascade*.txt", "edges.txt")),
     "rumoureval2017": (load_rumoureval, _is_rumoureval),
     "nlpcc2016_stance": (load_nlpcc_stance, lambda d: _has(d, "*.txt", "*.tsv")),
@@ -79,7 +80,7 @@ def available_datasets(data_dir: str | os.PathLike | None = None) -> list[str]:
     names = [n for n, (_, ok) in LOADERS.items() if ok(root / n) or is_tidy_folder(root / n)]
     others = sorted(p.name for p in root.iterdir()
                     if p.is_dir() and p.name not in LOADERS
-                    and (_is_trees(p) or is_tidy_folder(p)))
+                    and (is_trees_folder(p) or is_tidy_folder(p)))
     return names + others
 
 
@@ -104,7 +105,7 @@ def dataset_format(name: str, data_dir: str | os.PathLike | None = None) -> str:
     base = name.partition("/")[0]
     if base in LOADERS:
         return base
-    if _is_trees(root / base):
+    if is_trees_folder(root / base):
         return "trees"
     raise ValueError(f"unknown dataset {name!r} (present in {root}: {available_datasets(root)})")
 
@@ -167,7 +168,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, **kwargs
     folder = root / base
     if base in LOADERS:
         loader = LOADERS[base][0]
-    elif _is_trees(folder):
+    elif is_trees_folder(folder):
         loader = load_twitter_trees
     else:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(LOADERS)} "

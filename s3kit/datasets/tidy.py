@@ -45,7 +45,7 @@ from .base import (
 
 __all__ = ["TABLES", "META_FILE", "REQUIRED", "is_tidy_folder", "table_files", "read_meta",
            "parse_times", "cast_values", "read_table", "load_tidy", "write_tidy", "write_table",
-           "csv_line_numbers", "locate_csv_error"]
+           "csv_line_numbers", "locate_csv_error", "table_dtypes"]
 
 #: table name -> columns of the data model and their dtypes
 TABLES: dict[str, dict[str, str]] = {
@@ -149,7 +149,8 @@ def read_meta(folder: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def _dtypes(meta: dict, table: str) -> dict[str, str]:
+def table_dtypes(meta: dict, table: str) -> dict[str, str]:
+    """Column dtypes of ``table``: the tidy format's, plus those ``meta`` (meta.json) declares."""
     declared = meta.get("tables", {}).get(table, {}).get("dtypes", {})
     return {**declared, **TABLES[table]} if isinstance(declared, dict) else dict(TABLES[table])
 
@@ -321,7 +322,7 @@ def read_table(path: str | os.PathLike, table: str, meta: dict | None = None,
     path = Path(path)
     meta = meta or {}
     tz = meta.get("timezone", "UTC")
-    dtypes = _dtypes(meta, table)
+    dtypes = table_dtypes(meta, table)
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 

@@ -25,15 +25,15 @@ import pandas as pd
 
 from ..errors import DataFormatError
 from .convert import iter_edge_lines, iter_interaction_lines
-from .registry import LOADERS, _is_trees, available_datasets
+from .registry import LOADERS, available_datasets, is_trees_folder
 from .tidy import (
     TABLES,
-    _dtypes,
     check_frame,
     csv_line_numbers,
     is_tidy_folder,
     locate_csv_error,
     read_meta,
+    table_dtypes,
     table_files,
 )
 
@@ -177,7 +177,7 @@ def _validate_tidy(folder: Path, chunk_rows: int, cap: int) -> list[Problem]:
         path = files.get(table)
         if path is None:
             continue
-        dtypes = _dtypes(meta, table)
+        dtypes = table_dtypes(meta, table)
         col = _Collector(path, cap)
         offset = 0
         missing: set[str] = set()
@@ -235,7 +235,8 @@ def _validate_tidy(folder: Path, chunk_rows: int, cap: int) -> list[Problem]:
 def _validate_known(folder: Path) -> list[Problem] | None:
     """Check a folder of a public format with its loader; ``None`` if no format matches."""
     for name, (loader, ok) in LOADERS.items():
-        if (folder.name == name and ok(folder)) or (name == "twitter15" and _is_trees(folder)):
+        if ((folder.name == name and ok(folder))
+                or (name == "twitter15" and is_trees_folder(folder))):
             try:
                 kwargs = {"progress": False} if name in ("ced", "twitter15", "mcid_twitter"
                                                          ) else {}
@@ -302,7 +303,7 @@ def _validate_tidy_file(path: Path, table: str, chunk_rows: int, cap: int) -> li
     offset = 0
     try:
         for chunk in _blocks(path, chunk_rows):
-            for row, field, why in check_frame(chunk, table, _dtypes(meta, table),
+            for row, field, why in check_frame(chunk, table, table_dtypes(meta, table),
                                                meta.get("timezone", "UTC"), offset):
                 col.add(row, field, why)
             offset += len(chunk)

@@ -1,4 +1,4 @@
-"""Evaluation: metrics, task builders and the benchmark (``s3kit bench``).
+"""Evaluation: metrics, task builders, the benchmark runner and ``s3kit bench``.
 
 Examples:
     >>> from s3kit.evaluation import accuracy, spread_nrmse
@@ -23,25 +23,41 @@ from .metrics import (
     trend_rmse,
 )
 
+# the benchmark pulls in the task builders, the simulation and sklearn: each name below is
+# loaded from its module on first use only
+_LAZY = {
+    "run_bench": "bench",
+    "TASKS": "tasks",
+    "evaluate": "runner",
+    "BenchContext": "context",
+    "BenchSizes": "sizes",
+    "TaskResult": "results",
+    "results_table": "results",
+    "write_results": "results",
+    "validate_results": "schema",
+    "RESULTS_SCHEMA": "schema",
+}
+
 
 def __getattr__(name):
-    # bench pulls in the task builders (pandas, sklearn): load it on first use only
-    if name in ("run_bench", "TASKS"):
-        from . import bench
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(bench, name)
-    if name in ("validate_results", "RESULTS_SCHEMA"):
-        from . import schema
-
-        return getattr(schema, name)
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "RESULTS_SCHEMA",
     "TASKS",
+    "BenchContext",
+    "BenchSizes",
+    "TaskResult",
+    "evaluate",
+    "results_table",
     "run_bench",
     "validate_results",
+    "write_results",
     "MetricUndefinedWarning",
     "accuracy",
     "align_curves",

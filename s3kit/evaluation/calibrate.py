@@ -18,7 +18,7 @@ Representations are cached on disk by text digest, so a re-fit makes no model ca
 
 Examples:
     >>> from s3kit.embeddings import HashingEmbedder
-    >>> default_embedder(None, kind="hashing").dim
+    >>> default_embedder(None, representation="hashing").dim
     256
 """
 
@@ -63,22 +63,23 @@ _BUILD = {"emotion": emotion_task, "attitude": attitude_task,
           "attitude_change": attitude_change_task, "gender": gender_task}
 
 
-def default_embedder(llm, *, kind: str = "llm+e5", cache: str | Path | None = None):
+def default_embedder(llm, *, representation: str = "llm+e5", cache: str | Path | None = None):
     """The representation the shipped heads read.
 
     ``"llm+e5"`` (default): the agents' LLM hidden states fused with multilingual e5 (the
     LLM alone carries little signal in Chinese, docs/agents.md); ``"llm"``; ``"e5"``;
     ``"hashing"`` (tests).
     """
-    if kind == "hashing":
+    if representation == "hashing":
         return HashingEmbedder(dim=256)
     parts = []
-    if "llm" in kind:
+    if "llm" in representation:
         parts.append(LLMStateEmbedder(llm, cache_dir=cache))
-    if "e5" in kind:
+    if "e5" in representation:
         parts.append(E5Embedder(cache_dir=cache))
     if not parts:
-        raise ValueError(f"unknown representation {kind!r} (llm+e5, llm, e5, hashing)")
+        raise ValueError(f"unknown representation {representation!r} (llm+e5, llm, e5, "
+                         "hashing)")
     return parts[0] if len(parts) == 1 else FusedEmbedder(parts)
 
 
@@ -313,7 +314,7 @@ def tune_main(args: argparse.Namespace) -> int:
     llm = None
     if "llm" in args.representation:
         llm = load_llm("embedded", cache=False)
-    embedder = default_embedder(llm, kind=args.representation,
+    embedder = default_embedder(llm, representation=args.representation,
                                 cache=cache_dir() / "representations")
     model, table = fit_decision_model(args.train_dir, args.eval_dir, llm=llm,
                                       embedder=embedder, heads=heads, n_train=args.n_train,

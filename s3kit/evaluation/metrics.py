@@ -39,6 +39,7 @@ __all__ = [
     "pearson_r",
     "trend_rmse",
     "classification_report",
+    "task_metrics",
 ]
 
 
@@ -282,6 +283,18 @@ def classification_report(y_true, y_prob, labels: Sequence, pos_label=None) -> d
     if note is not None:
         out["auc_note"] = note
     return out
+
+
+def task_metrics(y_true, y_prob, labels: Sequence, pos_label=None) -> dict:
+    """:func:`classification_report` without ``n`` (a benchmark entry records ``n`` once).
+
+    Examples:
+        >>> sorted(task_metrics(["a", "b"], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"]))
+        ['acc', 'auc', 'f1', 'macro_f1']
+    """
+    report = classification_report(list(y_true), y_prob, labels=list(labels),
+                                   pos_label=pos_label)
+    return {k: v for k, v in report.items() if k != "n"}
 
 
 # ----------------------------------------------------------------------------- text

@@ -42,6 +42,9 @@ from ..vocabulary import ATTITUDES, EMOTIONS, GENDERS, REPOST_LABELS
 __all__ = [
     "Task",
     "DatasetPairs",
+    "TASKS",
+    "LABEL_TASKS",
+    "REPLAY_TASKS",
     "TASK_DATASETS",
     "T_KNOWN",
     "EMOTION_LEVELS",
@@ -119,6 +122,14 @@ class Task:
         return (f"Task({self.name!r} on {self.dataset!r}: {len(self.train)} train, "
                 f"{len(self.eval)} eval, labels={list(self.labels)})")
 
+
+#: The benchmark's tasks (the JSON contract of docs/benchmark.md), in report order.
+TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender", "content", "spread",
+         "emotion_trend", "attitude_trend")
+#: Tasks whose items are labelled (classification), in report order.
+LABEL_TASKS = ("repost", "emotion", "attitude", "attitude_change", "gender")
+#: Tasks that replay populations of agents through the simulation (whole events).
+REPLAY_TASKS = ("spread", "emotion_trend", "attitude_trend")
 
 #: Which datasets feed which task, in preference order (tree folders such as twitter16 are
 #: added to ``spread`` automatically).

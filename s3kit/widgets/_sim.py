@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ReplayConfig
+from ..embeddings import embedder_parts
 from ..prompts import OPTIONS
 from ..vocabulary import LABELS
 from ._base import escape, new_figure
@@ -420,9 +421,9 @@ def population_of(sim) -> int:
 def _counter(embedder, name: str) -> int:
     if embedder is None:
         return 0
-    parts = getattr(embedder, "parts", None)
-    if parts:  # a fused representation reads each text once per part: count texts once
-        return max(_counter(p, name) for p in parts)
+    parts = embedder_parts(embedder)
+    if parts != [embedder]:  # a fused representation reads each text once per part: count
+        return max(_counter(p, name) for p in parts)  # texts once
     return int(getattr(embedder, name, 0) or 0)
 
 
