@@ -44,11 +44,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .agent import decision_prompt, message, reader_context
 from .errors import BackendError, ConfigError
 from .llm import DEFAULT_MODEL, adapter_path, load_base_model, load_llm
 from .llm.embedded import EmbeddedLLM
 from .llm.models import cpu_has_fast_bf16
-from .prompts import SYSTEM, action_prompt, attitude_prompt, emotion_prompt, resolve_language
+from .prompts import SYSTEM, resolve_language
 from .prompts import options as answer_options
 from .vocabulary import LABELS
 
@@ -600,16 +601,16 @@ def decision_prompts(task: str, texts: Sequence[str], topic: str | None = None,
     """Agent-decision prompts (``emotion``/``attitude``/``action``) for labelled posts.
 
     Each text is shown as a post the agent just read (from someone it follows), with the
-    agent calm and without attitude, exactly as :mod:`s3kit.agent` asks at run time.
+    agent calm and without attitude (:func:`s3kit.agent.reader_context`), and the prompt is
+    the one :func:`s3kit.agent.decision_prompt` sends at run time.
 
     Returns:
         ``(prompts, language)``.
     """
-    fn = {"emotion": emotion_prompt, "attitude": attitude_prompt,
-          "action": action_prompt}[task]
     lang = resolve_language(language, topic or "", list(texts)[:50])
     profiles = profiles or [{}] * len(texts)
-    out = [fn(prof, "calm", None, topic, None, [{"text": t, "kind": "followee"}], lang)
+    out = [decision_prompt(task, reader_context([message(t, "followee")], profile=prof,
+                                                topic=topic, language=lang))
            for t, prof in zip(texts, profiles, strict=True)]
     return out, lang
 
