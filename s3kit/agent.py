@@ -10,7 +10,11 @@ State of one agent (:class:`AgentState`):
 
 Each simulation step the caller builds one :class:`AgentContext` per active agent (profile,
 state, remembered texts from :mod:`s3kit.memory`, posts received this step) and calls the
-decision functions below. Each takes **many** contexts and makes **one** batched
+decision functions below. :func:`decision_prompt` and :func:`writing_prompt` are the one place
+a context becomes a prompt: the simulation, the tuning code (:mod:`s3kit.tuning`) and the
+benchmark (:mod:`s3kit.evaluation.decisions`) all call them, the latter two on contexts of a
+reader who has just become aware (:func:`reader_context`), so what is trained is what is
+simulated is what is scored. Each takes **many** contexts and makes **one** batched
 ``llm.score`` call (per prompt language) per decision kind; none mutates its input. They
 return ``(labels, proba)``: an array of label strings and the ``(n, k)`` probabilities.
 
@@ -39,6 +43,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -58,7 +63,8 @@ from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, LABELS
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decay_matrix", "decay_distribution", "decay_emotions", "choose",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
-           "decision_prompt", "decide_calibrated", "calibrated_items", "profile_text",
+           "message", "reader_context", "decision_prompt", "writing_prompt",
+           "decide_calibrated", "calibrated_items", "profile_text",
            "write_posts", "update_states"]
 
 
@@ -200,13 +206,55 @@ def choose(proba: np.ndarray, classes: Sequence[str], rng: np.random.Generator |
     return np.array(classes, dtype=object)[idx]
 
 
-# ------------------------------------------------------------------------------ LLM decisions
+# ------------------------------------------------------------------------------ prompts
 _PROMPT_FN = {"emotion": emotion_prompt, "attitude": attitude_prompt,
               "action": action_prompt}
 
 
+def message(text, source: str = "followee") -> dict:
+    """One post an agent receives, as the prompts read it: its text and its source kind.
+
+    Args:
+        text: the post's text (``None`` or NaN: an empty post).
+        source: where it came from: ``mutual``, ``followee``, ``recommended`` or ``own``.
+
+    Examples:
+        >>> message("Big news", "mutual")
+        {'text': 'Big news', 'kind': 'mutual'}
+        >>> message(float("nan"))["text"]
+        ''
+    """
+    missing = text is None or (isinstance(text, float) and math.isnan(text))
+    return {"text": "" if missing else str(text), "kind": source}
+
+
+def reader_context(received: Sequence, *, profile: Mapping | None = None,
+                   topic: str | None = None, language: str = "auto") -> AgentContext:
+    """The context of an agent that has just become aware: calm, no attitude, no memory.
+
+    How labelled posts are shown to an agent outside a simulation (tuning, benchmark items).
+
+    Args:
+        received: what the agent reads (:func:`message` dicts or plain strings).
+        profile: demographics + bio (``None``: no persona beyond "a person").
+        topic: what the event is about.
+        language: ``"auto"``, ``"en"`` or ``"zh"``.
+
+    Examples:
+        >>> c = reader_context([message("so happy today", "own")], language="en")
+        >>> c.state, len(c.received)
+        (AgentState(emotion='calm', attitude=None, aware=False), 1)
+    """
+    return AgentContext(dict(profile or {}), AgentState(), (), list(received), topic, language)
+
+
 def decision_prompt(task: str, context: AgentContext, language: str | None = None) -> str:
     """The exact prompt the ``task`` decision (``emotion``/``attitude``/``action``) sends.
+
+    Args:
+        task: ``"emotion"``, ``"attitude"`` or ``"action"``.
+        context: what the agent looks at.
+        language: ``"en"``/``"zh"`` (``None``: the context's own, :meth:`AgentContext.lang`).
 
     Examples:
         >>> p = decision_prompt("action", AgentContext({"gender": "male"}, language="en"))
@@ -219,6 +267,27 @@ def decision_prompt(task: str, context: AgentContext, language: str | None = Non
                             list(c.memory), list(c.received), lang, compact=c.compact)
 
 
+def writing_prompt(context: AgentContext, mode: str = "post", language: str | None = None
+                   ) -> str:
+    """The exact prompt that asks the agent to write a post or a repost comment.
+
+    Args:
+        context: what the agent looks at.
+        mode: ``"post"`` (a post of its own) or ``"repost"`` (the comment of a repost).
+        language: as in :func:`decision_prompt`.
+
+    Examples:
+        >>> writing_prompt(reader_context(["hi"], language="en"), "repost").endswith(
+        ...     "Reply with the post text only.")
+        True
+    """
+    c = context
+    lang = c.lang() if language is None else language
+    return post_prompt(c.profile, c.state.emotion, c.state.attitude, c.topic, list(c.memory),
+                       list(c.received), lang, mode=mode, compact=c.compact)
+
+
+# ------------------------------------------------------------------------------ LLM decisions
 def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -> np.ndarray:
     """One batched score call per language over ``contexts[rows]``; (len(rows), k).
 
@@ -498,10 +567,7 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
     groups = [(c.lang(), c.compact) for c in contexts]
     for lang, compact in dict.fromkeys(groups):
         sel = [i for i, g in enumerate(groups) if g == (lang, compact)]
-        prompts = [post_prompt(contexts[i].profile, contexts[i].state.emotion,
-                                 contexts[i].state.attitude, contexts[i].topic,
-                                 list(contexts[i].memory), list(contexts[i].received), lang,
-                                 mode=modes[i], compact=compact) for i in sel]
+        prompts = [writing_prompt(contexts[i], modes[i], lang) for i in sel]
         texts = llm.generate(prompts, system=system_prompt(lang, compact),
                              max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed)

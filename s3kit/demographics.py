@@ -31,16 +31,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .classification import classification_report
 from .llm import load_llm
 from .prompts import DEMOGRAPHICS_SYSTEM, demographic_prompt, options, resolve_language
 from .text import detect_language
-from .tuning import (
-    LORA_TARGETS,
-    apply_bias,
-    classification_metrics,
-    fit_label_adapter,
-    head_info,
-)
+from .tuning import LORA_TARGETS, apply_bias, fit_label_adapter, head_info
 from .vocabulary import LABELS
 
 __all__ = ["DemographicClassifier", "infer_demographics", "demographic_examples",
@@ -333,8 +328,11 @@ class DemographicClassifier:
         return float((self.predict(X) == np.array(self._labels(y))).mean())
 
     def evaluate(self, X, y) -> dict:
-        """``{"acc", "f1", "auc", "n"}`` (see :func:`s3kit.tuning.classification_metrics`)."""
-        return classification_metrics(self._labels(y), self.predict_proba(X), self.classes_)
+        """The metric bundle on ``(X, y)``: ``n``, ``acc``, ``macro_f1``, ``f1``, ``auc``.
+
+        See :func:`s3kit.classification.classification_report`.
+        """
+        return classification_report(self._labels(y), self.predict_proba(X), self.classes_)
 
 
 def demographic_examples(ds, task: str = "gender", min_confidence: float | None = 1.0,

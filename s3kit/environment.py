@@ -18,8 +18,8 @@ Conventions used throughout:
 * **Feed.** ``feed(u, k)`` returns at most ``k`` post dicts, newest first: the newest visible
   posts of ``u``'s followees (tagged ``source="mutual"`` when the author also follows ``u``,
   else ``"followee"``), ``recommend_k`` of the slots going to recommender posts
-  (``"recommended"``), optionally ``u``'s own posts (``"own"``). Removed posts and posts of
-  banned users never appear.
+  (``"recommended"``; the recommenders are in :mod:`s3kit.recommenders`), optionally ``u``'s
+  own posts (``"own"``). Removed posts and posts of banned users never appear.
 
 Posts are kept column-wise (plain lists) with a per-user list of row numbers sorted by time,
 so a feed costs O(followees + k log followees), never a scan of all posts.
@@ -32,24 +32,21 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
 from .errors import S3kitError
+from .recommenders import make_recommender
 
 if TYPE_CHECKING:
     from .datasets.base import SocialDataset
 
 __all__ = [
     "SocialNetwork",
-    "Recommender",
-    "PopularRecommender",
-    "RandomRecommender",
     "BannedUserError",
-    "make_recommender",
     "TIERS",
 ]
 
@@ -62,20 +59,6 @@ _NS_PER_HOUR = 3_600_000_000_000
 
 class BannedUserError(S3kitError, PermissionError):
     """A banned user tried to post (see :meth:`SocialNetwork.ban_user`)."""
-
-
-@runtime_checkable
-class Recommender(Protocol):
-    """What a recommender is: a callable ``(network, user_id, k) -> list of post ids``.
-
-    It is called once per :meth:`SocialNetwork.feed` call (when ``recommend_k > 0``) and may
-    return fewer than ``k`` ids. The network drops ids that are unknown, removed, not yet
-    visible, by banned users, by ``user_id`` itself or already in the feed.
-    """
-
-    def __call__(self, network: SocialNetwork, user_id: str, k: int) -> list[str]:
-        """Return up to ``k`` post ids to show ``user_id``."""
-        ...
 
 
 def _to_ns(value: Any) -> int:
@@ -97,158 +80,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-class PopularRecommender:
-    """Recommend the most reposted posts of the last ``window_hours`` (a "trending" list).
-
-    The shipped recommenders live in this module and read the network's row storage
-    directly (for speed); a recommender written elsewhere uses the public API
-    (:attr:`SocialNetwork.now_ns`, :attr:`SocialNetwork.version`, ``banned``, ``posts_frame``).
-
-    A post's score is the number of its visible reposts (posts of a kind in ``kinds`` whose
-    ``parent_id`` is that post) made in ``(now - window_hours, now]``; ties go to the newer
-    post. Posts by the user and by accounts the user already follows are skipped (those reach
-    the user through the follow graph). The ranking is cached per clock time and network state.
-
-    Args:
-        window_hours: how far back reposts count.
-        kinds: post kinds that count as a repost.
-
-    Examples:
-        >>> net = SocialNetwork()
-        >>> for u in "abc":
-        ...     net.add_user(u)
-        >>> root = net.add_post("a", "news")
-        >>> _ = net.add_post("b", "RT news", parent_id=root, kind="repost")
-        >>> PopularRecommender()(net, "c", 2)
-        ['p0']
-    """
-
-    def __init__(self, window_hours: float = 24.0, kinds: tuple[str, ...] = ("repost",)):
-        self.window_hours = window_hours
-        self.kinds = kinds
-        self._cache_key = None
-        self._ranking: list[str] = []
-
-    def ranking(self, network: SocialNetwork) -> list[str]:
-        """All currently recommendable post ids, most reposted first."""
-        key = (id(network), network.now_ns, network.version)
-        if key != self._cache_key:
-            lo = network.now_ns - int(self.window_hours * _NS_PER_HOUR)
-            counts: Counter[str] = Counter()
-            for row in network._rows_between(lo, network.now_ns):
-                if network._kind[row] in self.kinds and not network._removed[row]:
-                    parent = network._parent[row]
-                    if parent is not None and network._user[row] not in network._banned:
-                        counts[parent] += 1
-            scored = []
-            for pid, n in counts.items():
-                row = network._index.get(pid)
-                if row is not None and network._is_visible(row):
-                    scored.append((-n, -network._time[row], -row, pid))
-            scored.sort()
-            self._ranking = [s[-1] for s in scored]
-            self._cache_key = key
-        return self._ranking
-
-    def __call__(self, network: SocialNetwork, user_id: str, k: int) -> list[str]:
-        """Return up to ``k`` popular post ids outside ``user_id``'s follow circle."""
-        out: list[str] = []
-        followees = network._graph.succ.get(user_id, {})
-        for pid in self.ranking(network):
-            author = network._user[network._index[pid]]
-            if author != user_id and author not in followees:
-                out.append(pid)
-                if len(out) >= k:
-                    break
-        return out
-
-    def __repr__(self) -> str:
-        return f"PopularRecommender(window_hours={self.window_hours}, kinds={self.kinds})"
-
-
-class RandomRecommender:
-    """Recommend random visible posts of the last ``window_hours`` (a seeded, uniform baseline).
-
-    Posts by the user and by accounts the user follows are skipped.
-
-    Args:
-        seed: seed of the recommender's own ``numpy.random.Generator``.
-        window_hours: only posts this recent are candidates.
-
-    Examples:
-        >>> net = SocialNetwork()
-        >>> for u in "abc":
-        ...     net.add_user(u)
-        >>> _ = net.add_post("a", "hello")
-        >>> RandomRecommender(seed=0)(net, "c", 3)
-        ['p0']
-    """
-
-    def __init__(self, seed: int | None = 0, window_hours: float = 24.0):
-        self.seed = seed
-        self.window_hours = window_hours
-        self._rng = np.random.default_rng(seed)
-
-    def __call__(self, network: SocialNetwork, user_id: str, k: int) -> list[str]:
-        """Return up to ``k`` random post ids outside ``user_id``'s follow circle."""
-        lo = network.now_ns - int(self.window_hours * _NS_PER_HOUR)
-        i0, i1 = network._order_span(lo, network.now_ns)
-        n = i1 - i0
-        if n <= 0 or k <= 0:
-            return []
-        followees = network._graph.succ.get(user_id, {})
-        if n > 4 * k + 32:  # draw with replacement, then drop repeats (cheap for large n)
-            picks = dict.fromkeys(self._rng.integers(n, size=4 * k + 32).tolist())
-        else:
-            picks = self._rng.permutation(n).tolist()
-        out: list[str] = []
-        for i in picks:
-            row = network._order[i0 + i]
-            author = network._user[row]
-            if (author != user_id and author not in followees and not network._removed[row]
-                    and author not in network._banned):
-                out.append(network._post_id[row])
-                if len(out) >= k:
-                    break
-        return out
-
-    def __repr__(self) -> str:
-        return f"RandomRecommender(seed={self.seed}, window_hours={self.window_hours})"
-
-
-def make_recommender(recommender: str | Callable | None, seed: int | None = 0):
-    """Turn ``"popular"``, ``"random"``, ``"none"``/``None`` or a callable into a recommender.
-
-    Args:
-        recommender: a name or any callable following :class:`Recommender`.
-        seed: seed for ``"random"``.
-
-    Returns:
-        The recommender callable, or ``None`` for no recommendation.
-
-    Raises:
-        ValueError: for an unknown name or a non-callable object.
-
-    Examples:
-        >>> make_recommender("popular")
-        PopularRecommender(window_hours=24.0, kinds=('repost',))
-        >>> make_recommender("none") is None
-        True
-    """
-    if recommender is None or recommender == "none":
-        return None
-    if isinstance(recommender, str):
-        if recommender == "popular":
-            return PopularRecommender()
-        if recommender == "random":
-            return RandomRecommender(seed=seed)
-        raise ValueError(f"unknown recommender {recommender!r}: use 'none', 'popular', 'random' "
-                         "or a callable (network, user_id, k) -> list of post ids")
-    if not callable(recommender):
-        raise ValueError(f"recommender must be a name or a callable, got {recommender!r}")
-    return recommender
 
 
 class SocialNetwork:

@@ -28,9 +28,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .environment import SocialNetwork, make_recommender
+from .environment import SocialNetwork
 from .errors import ConfigError
 from .population import Population
+from .recommenders import make_recommender
 from .vocabulary import INTERVENTION_KINDS
 
 __all__ = ["InjectPost", "RemovePost", "BanUser", "SetRecommender", "Intervention",

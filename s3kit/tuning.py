@@ -44,17 +44,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .agent import decision_prompt, message, reader_context
 from .errors import BackendError, ConfigError
 from .llm import DEFAULT_MODEL, adapter_path, load_base_model, load_llm
 from .llm.embedded import EmbeddedLLM
 from .llm.models import cpu_has_fast_bf16
-from .prompts import SYSTEM, action_prompt, attitude_prompt, emotion_prompt, resolve_language
+from .prompts import SYSTEM, resolve_language
 from .prompts import options as answer_options
 from .vocabulary import LABELS
 
 __all__ = ["TuningResult", "fit_label_adapter", "return_freed_memory", "load_head", "head_info",
-           "DEFAULT_LR", "fit_bias", "apply_bias", "peak_rss_mb", "classification_metrics",
-           "decision_prompts", "fit_decision_head"]
+           "DEFAULT_LR", "fit_bias", "apply_bias", "peak_rss_mb", "decision_prompts",
+           "fit_decision_head"]
 
 #: Learning rates that worked on the 135M model (AdamW, batch 16).
 DEFAULT_LR = {"prefix": 5e-3, "prompt": 3e-2, "lora": 1e-3}
@@ -67,52 +68,6 @@ LORA_TARGETS = ("q_proj", "v_proj")
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB (Linux ``ru_maxrss``)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def classification_metrics(y_true, proba: np.ndarray, classes: Sequence[str]) -> dict:
-    """Accuracy, F1 and AUC of class probabilities.
-
-    Binary tasks report F1 of the second class (``female`` for gender, ``positive`` ...) and
-    ROC-AUC of its probability; multi-class tasks report macro F1 and one-vs-rest macro AUC
-    (``nan`` when a class is missing from ``y_true``).
-
-    Args:
-        y_true: true labels (strings in ``classes``).
-        proba: ``(n, k)`` probabilities aligned with ``classes``.
-        classes: label names.
-
-    Returns:
-        ``{"acc", "f1", "auc", "n"}``.
-
-    Examples:
-        >>> m = classification_metrics(["a", "b", "b"], np.array([[.9, .1], [.2, .8], [.6, .4]]),
-        ...                            ["a", "b"])
-        >>> round(m["acc"], 3), round(m["auc"], 3)
-        (0.667, 1.0)
-    """
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-
-    classes = list(classes)
-    y = np.array([classes.index(v) for v in y_true])
-    proba = np.asarray(proba, dtype=float)
-    pred = proba.argmax(axis=1)
-    out = {"acc": float(accuracy_score(y, pred)), "n": int(len(y))}
-    if len(classes) == 2:
-        out["f1"] = float(f1_score(y, pred, pos_label=1, zero_division=0))
-        try:
-            out["auc"] = float(roc_auc_score(y, proba[:, 1]))
-        except ValueError:
-            out["auc"] = float("nan")
-    else:
-        out["f1"] = float(f1_score(y, pred, average="macro", labels=list(range(len(classes))),
-                                   zero_division=0))
-        try:
-            p = proba / proba.sum(axis=1, keepdims=True)
-            out["auc"] = float(roc_auc_score(y, p, multi_class="ovr",
-                                             labels=list(range(len(classes)))))
-        except ValueError:
-            out["auc"] = float("nan")
-    return out
 
 
 @dataclass
@@ -600,16 +555,16 @@ def decision_prompts(task: str, texts: Sequence[str], topic: str | None = None,
     """Agent-decision prompts (``emotion``/``attitude``/``action``) for labelled posts.
 
     Each text is shown as a post the agent just read (from someone it follows), with the
-    agent calm and without attitude, exactly as :mod:`s3kit.agent` asks at run time.
+    agent calm and without attitude (:func:`s3kit.agent.reader_context`), and the prompt is
+    the one :func:`s3kit.agent.decision_prompt` sends at run time.
 
     Returns:
         ``(prompts, language)``.
     """
-    fn = {"emotion": emotion_prompt, "attitude": attitude_prompt,
-          "action": action_prompt}[task]
     lang = resolve_language(language, topic or "", list(texts)[:50])
     profiles = profiles or [{}] * len(texts)
-    out = [fn(prof, "calm", None, topic, None, [{"text": t, "kind": "followee"}], lang)
+    out = [decision_prompt(task, reader_context([message(t, "followee")], profile=prof,
+                                                topic=topic, language=lang))
            for t, prof in zip(texts, profiles, strict=True)]
     return out, lang
 

@@ -4,13 +4,8 @@ import pandas as pd
 import pytest
 
 from s3kit.datasets.base import SocialDataset
-from s3kit.environment import (
-    TIERS,
-    BannedUserError,
-    PopularRecommender,
-    RandomRecommender,
-    SocialNetwork,
-)
+from s3kit.environment import TIERS, BannedUserError, SocialNetwork
+from s3kit.recommenders import PopularRecommender, RandomRecommender
 from s3kit.sample import generate_sample
 
 T0 = pd.Timestamp("2023-05-01T08:00:00Z")

@@ -115,6 +115,19 @@ def test_classification_report_multiclass_and_note():
     assert "sadness" in r["auc_note"]
 
 
+def test_one_classification_bundle_for_tuning_demographics_and_benchmark():
+    import s3kit.classification
+    import s3kit.demographics
+    import s3kit.evaluation.demographics
+
+    bundle = s3kit.classification.classification_report
+    assert classification_report is bundle
+    assert s3kit.demographics.classification_report is bundle
+    assert s3kit.evaluation.demographics.classification_report is bundle
+    r = bundle(["a", "b"], np.array([[0.9, 0.1], [0.3, 0.7]]), ["a", "b"])
+    assert r == {"n": 2, "acc": 1.0, "macro_f1": 1.0, "f1": 1.0, "auc": 1.0}
+
+
 def test_classification_report_rejects_unknown_labels():
     with pytest.raises(ValueError, match="not in labels"):
         classification_report(["x"], [[1.0, 0.0]], labels=["a", "b"])

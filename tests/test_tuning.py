@@ -1,19 +1,12 @@
 import numpy as np
 import pytest
 
-from s3kit.tuning import classification_metrics, fit_label_adapter, head_info, load_head
+from s3kit.tuning import fit_label_adapter, head_info, load_head
 
 SYSTEM = "Answer with one word."
 PROMPTS = [f"Colour word: {w}. Is it warm or cold?" for w in
            ("red", "blue", "orange", "teal", "yellow", "navy", "crimson", "ice")]
 LABELS = ["warm", "cold", "warm", "cold", "warm", "cold", "warm", "cold"]
-
-
-def test_classification_metrics_binary_and_multiclass():
-    m = classification_metrics(["a", "b"], np.array([[0.9, 0.1], [0.3, 0.7]]), ["a", "b"])
-    assert m == {"acc": 1.0, "n": 2, "f1": 1.0, "auc": 1.0}
-    m3 = classification_metrics(["a", "b", "c"], np.eye(3)[[0, 1, 1]], ["a", "b", "c"])
-    assert m3["acc"] == pytest.approx(2 / 3)
 
 
 @pytest.mark.llm

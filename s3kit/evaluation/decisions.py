@@ -1,9 +1,10 @@
 """The agents' answers on benchmark items: prompts, answer-word probabilities, tuned heads.
 
-A benchmark item (a row of a :class:`~s3kit.evaluation.tasks.Task`) becomes the prompt an agent
-of the simulation would read: :func:`build_prompts` fills the templates of
-:mod:`s3kit.prompts` (the ones the simulation's agents use) and :func:`predict_labels` reads
-the answer-word probabilities with one batched ``llm.score`` call. :func:`content_prompts`
+A benchmark item (a row of a :class:`~s3kit.evaluation.tasks.Task`) becomes the context of an
+agent of the simulation (:func:`item_contexts`, an :class:`~s3kit.agent.AgentContext` per
+item) and :func:`build_prompts` asks :func:`s3kit.agent.decision_prompt` for its prompt, the
+one the simulation's agents send; :func:`predict_labels` reads the answer-word probabilities
+with one batched ``llm.score`` call. :func:`content_prompts`
 asks for the post an agent would write (the ``content`` task), and :func:`prefix_tuned_probs`
 prefix-tunes the answer-word head on the train items (``s3kit bench --tune``).
 
@@ -27,34 +28,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..agent import AgentContext, decision_prompt, message, reader_context, writing_prompt
 from ..llm import adapter_path, load_llm
-from ..prompts import (
-    DEMOGRAPHICS_SYSTEM,
-    SYSTEM,
-    action_prompt,
-    attitude_prompt,
-    emotion_prompt,
-    gender_prompt,
-    post_prompt,
-)
+from ..prompts import DEMOGRAPHICS_SYSTEM, gender_prompt, system_prompt
 from ..prompts import options as answer_options
 from ..tuning import fit_label_adapter
 from ..vocabulary import LABELS
 from .sizes import BenchSizes
 from .tasks import Task, balanced_sample
 
-__all__ = ["build_prompts", "predict_labels", "answer_language", "content_prompts",
+__all__ = ["item_contexts", "build_prompts", "predict_labels", "answer_language", "content_prompts",
            "prefix_tuned_probs", "topic_line"]
 
 # How the attitude_change prompt names the stance of the message replied to.
 _STANCE_WORDS = {"support": "supports the claim", "deny": "denies the claim",
                  "query": "questions the claim", "comment": "comments on the claim"}
-
-
-def _received(text, source: str = "own") -> list[dict]:
-    """One item of an agent's context: the text and where it came from (a source kind)."""
-    return [{"text": "" if text is None or (isinstance(text, float) and math.isnan(text))
-             else str(text), "kind": source}]
 
 
 def _str(x) -> str | None:
@@ -79,61 +67,77 @@ def topic_line(topic) -> str | None:
     return t
 
 
+def _language(items: pd.DataFrame) -> str:
+    return str(items["language"].iloc[0]) if len(items) and "language" in items else "en"
+
+
+def item_contexts(task: str, items: pd.DataFrame) -> tuple[list[AgentContext], str]:
+    """The agent's context for each of a task's items, and the decision it is asked.
+
+    Every agent is a reader who has just become aware (:func:`s3kit.agent.reader_context`):
+    ``emotion`` -> the post as the agent's own; ``attitude`` -> the post as its own, about the
+    topic; ``attitude_change`` -> the message replied to (its stance written in front of it)
+    from a followee, then the agent's own reply; ``repost`` -> one received item per exposing
+    followee (mutual ones first), the user's activity as bio and ``@name`` as name, in English.
+
+    Returns:
+        ``(contexts, decision)`` with ``decision`` in ``emotion``, ``attitude``, ``action``.
+    """
+    lang = _language(items)
+    if task == "emotion":
+        return [reader_context([message(t, "own")], language=lang)
+                for t in items["text"]], "emotion"
+    if task == "attitude":
+        return [reader_context([message(t, "own")], topic=topic_line(tp), language=lang)
+                for t, tp in zip(items["text"], items["topic"], strict=True)], "attitude"
+    if task == "attitude_change":
+        out = []
+        for text, ctx, pst, topic in zip(items["text"], items["context"],
+                                         items["parent_stance"], items["topic"], strict=True):
+            marker = _STANCE_WORDS.get(str(pst), str(pst))
+            received = [message(f"[this post {marker}] {ctx}", "followee"),
+                        message(text, "own")]
+            out.append(reader_context(received, topic=topic_line(topic), language=lang))
+        return out, "attitude"
+    if task == "repost":
+        out = []
+        for row in items.itertuples(index=False):
+            bio = (f"shared {row.history} posts in the past weeks; follows {row.n_followees} "
+                   f"accounts; {row.n_followers} followers")
+            mutual = int(row.mutual_exposures)
+            received = [message("shared a post (its text is not available)",
+                                "mutual" if j < mutual else "followee")
+                        for j in range(max(1, int(row.n_exposures)))]
+            profile = {"bio": bio}
+            if _str(getattr(row, "name", None)):
+                profile["name"] = "@" + str(row.name)
+            out.append(reader_context(received, profile=profile, language="en"))
+        return out, "action"
+    raise ValueError(f"no agent context for task {task!r}")
+
+
 def build_prompts(task: str, items: pd.DataFrame) -> tuple[list[str], str, str]:
     """Prompts of the agents for a task's items, the question asked and the system line.
 
-    The prompts come from :mod:`s3kit.prompts` (the same templates the simulation's agents
-    use): ``emotion`` -> emotion prompt with the post as the agent's own; ``attitude`` ->
-    attitude prompt about the topic; ``attitude_change`` -> attitude prompt after reading the
-    message replied to (its stance written in front of it) and the agent's own reply;
-    ``repost`` -> action prompt with one received item per exposing followee and the user's
-    activity as bio; ``gender`` -> the demographic prompt (bio + post).
+    The decision tasks' prompts are :func:`s3kit.agent.decision_prompt` of
+    :func:`item_contexts` (what the simulation's agents send); ``gender`` -> the demographic
+    prompt (bio + post).
 
     Returns:
         ``(prompts, question, system)`` where ``question`` names the answer-word set in
         :data:`s3kit.prompts.OPTIONS` (``emotion``, ``attitude``, ``action`` or ``gender``).
     """
-    lang = str(items["language"].iloc[0]) if len(items) and "language" in items else "en"
-    out = []
-    if task == "emotion":
-        for text in items["text"]:
-            out.append(emotion_prompt(None, "calm", None, None, None, _received(text),
-                                      language=lang))
-        return out, "emotion", SYSTEM[lang]
-    if task == "attitude":
-        for text, topic in zip(items["text"], items["topic"], strict=True):
-            out.append(attitude_prompt(None, "calm", None, topic_line(topic), None,
-                                       _received(text), language=lang))
-        return out, "attitude", SYSTEM[lang]
-    if task == "attitude_change":
-        for text, ctx, pst, topic in zip(items["text"], items["context"],
-                                         items["parent_stance"], items["topic"], strict=True):
-            marker = _STANCE_WORDS.get(str(pst), str(pst))
-            received = [{"text": f"[this post {marker}] {ctx}", "kind": "followee"},
-                        {"text": str(text), "kind": "own"}]
-            out.append(attitude_prompt(None, "calm", None, topic_line(topic), None,
-                                       received, language=lang))
-        return out, "attitude", SYSTEM[lang]
-    if task == "repost":
-        for row in items.itertuples(index=False):
-            bio = (f"shared {row.history} posts in the past weeks; follows {row.n_followees} "
-                   f"accounts; {row.n_followers} followers")
-            k = max(1, int(row.n_exposures))
-            mutual = int(row.mutual_exposures)
-            received = [{"text": "shared a post (its text is not available)",
-                         "kind": "mutual" if j < mutual else "followee"} for j in range(k)]
-            profile = {"bio": bio}
-            if _str(getattr(row, "name", None)):
-                profile["name"] = "@" + str(row.name)
-            out.append(action_prompt(profile, "calm", None, None, None, received,
-                                     language="en"))
-        return out, "action", SYSTEM["en"]
+    lang = _language(items)
     if task == "gender":
+        out = []
         for bio, text in zip(items["bio"], items["text"], strict=True):
             posts = [_str(text)] if _str(text) else []
             out.append(gender_prompt(_str(bio), posts, language=lang))
         return out, "gender", DEMOGRAPHICS_SYSTEM[lang]
-    raise ValueError(f"no agent prompt for task {task!r}")
+    contexts, question = item_contexts(task, items)
+    if question == "action":
+        lang = "en"
+    return [decision_prompt(question, c) for c in contexts], question, system_prompt(lang)
 
 
 def answer_language(question: str, items: pd.DataFrame) -> str:
@@ -174,15 +178,17 @@ def predict_labels(llm, task: str, items: pd.DataFrame, labels: Sequence[str]) -
 def content_prompts(items: pd.DataFrame) -> tuple[list[str], str]:
     """Prompts asking an agent to share each item's parent post with its own words.
 
+    The agent reads the parent post from a followee (:func:`s3kit.agent.writing_prompt`,
+    ``mode="repost"``).
+
     Returns:
         ``(prompts, system)`` in the items' language.
     """
     lang = str(items["language"].iloc[0])
-    prompts = [post_prompt(None, "calm", None, topic_line(tp), None,
-                           [{"text": str(c), "kind": "followee"}], language=lang,
-                           mode="repost")
+    prompts = [writing_prompt(reader_context([message(c, "followee")], topic=topic_line(tp),
+                                             language=lang), "repost")
                for c, tp in zip(items["context"], items["topic"], strict=True)]
-    return prompts, SYSTEM[lang]
+    return prompts, system_prompt(lang)
 
 
 def prefix_tuned_probs(task: Task, llm, sizes: BenchSizes, seed: int, progress: bool):

@@ -27,12 +27,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..classification import classification_report
 from ..datasets.base import SocialDataset
 from ..datasets.base import data_dir as resolve_data_dir
 from ..datasets.ced import load_ced
 from ..datasets.twitter_gender import load_twitter_gender
 from ..demographics import DemographicClassifier, as_inputs, demographic_examples, user_names
-from ..tuning import LORA_TARGETS, classification_metrics, peak_rss_mb, return_freed_memory
+from ..tuning import LORA_TARGETS, peak_rss_mb, return_freed_memory
 from ..vocabulary import LABELS
 
 __all__ = ["GENDER_LANGUAGE", "load_gender_dataset", "split_examples", "zero_shot_proba",
@@ -103,7 +104,8 @@ def tfidf_baseline(X_train, y_train, X_test, y_test, classes: Sequence[str]) -> 
     """TF-IDF (word 1-2-grams + char 2-5-grams) + logistic regression on the same split.
 
     Returns:
-        ``{"acc", "f1", "auc", "n"}`` on the test rows, plus ``proba`` (list of lists).
+        :func:`~s3kit.classification.classification_report` on the test rows (``n``,
+        ``acc``, ``macro_f1``, ``f1``, ``auc``), plus ``proba`` (list of lists).
     """
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -119,13 +121,13 @@ def tfidf_baseline(X_train, y_train, X_test, y_test, classes: Sequence[str]) -> 
     clf.fit(features_train, [classes.index(v) for v in y_train])
     proba = np.zeros((len(te), len(classes)))
     proba[:, clf.classes_] = clf.predict_proba(features_test)
-    return classification_metrics(list(y_test), proba, classes) | {"proba": proba.tolist()}
+    return classification_report(list(y_test), proba, classes) | {"proba": proba.tolist()}
 
 
 def experiment_metrics(y_true, proba: dict[str, np.ndarray], classes: Sequence[str]
                        ) -> dict[str, dict]:
-    """``{model: {"acc", "f1", "auc", "n"}}`` of each model's probabilities on the same rows."""
-    return {name: classification_metrics(list(y_true), p, classes) for name, p in proba.items()}
+    """``{model: classification_report}`` of each model's probabilities on the same rows."""
+    return {name: classification_report(list(y_true), p, classes) for name, p in proba.items()}
 
 
 def gender_tuning_experiment(data_dir=None, *, dataset: str = "twitter_gender",
