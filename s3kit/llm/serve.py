@@ -579,7 +579,7 @@ class ModelServer:
     def _run_e5(self, key: tuple, jobs: list[_Job]) -> None:
         # the raw encoder output, as E5Embedder's own cache receives it (normalised there)
         self._exact("e5", key, jobs,
-                    lambda texts: np.asarray(self._e5_model()._encode(list(texts)),
+                    lambda texts: np.asarray(self._e5_model().encode_raw(texts),
                                              dtype=np.float32))
 
     def _merged(self, kind: str, jobs: list[_Job], rows: Callable[[Any], list],
