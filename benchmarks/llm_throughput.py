@@ -91,7 +91,7 @@ def throughput(model: str, dtype: str, quick: bool) -> dict:
     lens = [len(tok(p)["input_ids"]) for p in prompts]
     print(f"\n== {model} dtype={dtype} (torch threads={torch.get_num_threads()}, "
           f"load {load_s:.1f}s, prompt tokens {min(lens)}-{max(lens)}, mean {np.mean(lens):.0f}; "
-          f"+{len(llm._encode(llm.prompt_template(SYSTEM)[0]))} shared system tokens) ==")
+          f"+{len(llm.token_ids(llm.prompt_template(SYSTEM)[0]))} shared system tokens) ==")
     llm.score(prompts[:2], OPTIONS, system=SYSTEM)  # warm-up + prefix KV
     results = {}
     for batch, n in ((1, 4 if quick else 8), (16, 16 if quick else 32), (64, 64)):
@@ -138,7 +138,7 @@ def throughput(model: str, dtype: str, quick: bool) -> dict:
                                               return_tensors="pt", return_dict=True)
                 out = net.generate(**ids, max_new_tokens=cap, do_sample=False,
                                    pad_token_id=tok.pad_token_id,
-                                   eos_token_id=sorted(llm._eos))
+                                   eos_token_id=sorted(llm.eos_token_ids))
                 new = out[0, ids["input_ids"].shape[1]:]
                 n_tokens += len(new)
                 answers.append(tok.decode(new, skip_special_tokens=True))

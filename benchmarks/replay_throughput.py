@@ -135,10 +135,9 @@ def part_engine(args) -> dict:
 
 def _naive(args, sim, llm, engine_rate, prompts) -> dict:
     """The naive loop on the zero-shot prompts of the engine's last step's agents."""
-    trace = sim._trace or {}
-    lang = sim._lang
+    lang = sim.prompt_language
     todo = []
-    for user in trace.get("users", {}):
+    for user in sim.last_step_agents:
         decisions = sim.last_decisions(user)
         for kind in ("emotion", "attitude", "action"):
             if decisions and decisions[kind]["scored"]:

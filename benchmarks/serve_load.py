@@ -10,7 +10,7 @@ What it does, all on 127.0.0.1:
    kernel without the server runs: its frames, step times and peak RSS;
 3. starts ``s3kit serve --port 0 --no-cache`` (a fresh server: nothing memoised);
 4. starts ``--sessions`` session processes with ``S3KIT_SERVER`` set; each builds the
-   dashboard's simulation (``s3kit.widgets._sim.build_simulation``, the calibrated default
+   dashboard's simulation (``s3kit.widgets.build_simulation``, the calibrated default
    decisions, ``generate_posts`` off as in the dashboards), waits until all are built, then
    steps ``--steps`` steps with a progress callback as the dashboard does;
 5. reads the server's ``/v1/stats`` (requests answered per model pass, per kind) and peak RSS.
@@ -56,7 +56,7 @@ def session(args: argparse.Namespace) -> None:
     """One dashboard-like session: build, wait for the start signal, step, write a pickle."""
     t0 = time.perf_counter()
     from s3kit import ReplayConfig
-    from s3kit.widgets._sim import build_simulation
+    from s3kit.widgets import build_simulation
 
     cfg = ReplayConfig(dataset=args.dataset, n_steps=args.steps, seed=args.seed,
                        generate_posts=False, progress=False, llm_cache=False)

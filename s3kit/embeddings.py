@@ -170,6 +170,14 @@ class BaseEmbedder:
 
     __call__ = embed
 
+    def encode_raw(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder's own output for ``texts``: no cache, no normalisation, one call.
+
+        What :meth:`embed` caches before normalising (the model server serves it so that
+        clients cache and normalise exactly as a local embedder would).
+        """
+        return self._encode(list(texts))
+
     def _encode(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 

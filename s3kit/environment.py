@@ -31,7 +31,7 @@ import bisect
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -515,7 +515,99 @@ class SocialNetwork:
 
     def is_visible(self, post_id: str) -> bool:
         """Whether a post is in feeds now: published, not removed, author not banned."""
-        return self._is_visible(self._index[post_id])
+        row = self._index[post_id]
+        return (not self._removed[row] and self._time[row] <= self._now_ns
+                and self._user[row] not in self._banned)
+
+    def post_time_ns(self, post_id: str) -> int:
+        """The publication time of a post as integer nanoseconds (``KeyError`` if unknown)."""
+        return self._time[self._index[post_id]]
+
+    def post_index(self, post_id: str) -> int:
+        """A post's insertion position: its row in :meth:`posts_frame` (``KeyError`` if unknown).
+
+        Later-inserted posts have larger indices; the feed breaks ties in time with it.
+        """
+        return self._index[post_id]
+
+    def posts_between(self, lo_ns: int, hi_ns: int) -> Sequence[str]:
+        """The ids of the posts published in ``(lo_ns, hi_ns]``, in time order (ties: insertion).
+
+        A read-only view for recommenders (``len`` and indexing without copying the ids out);
+        removed posts and posts of banned users are included: check :meth:`is_visible`.
+        It reads the live store: use it before the network changes.
+
+        Examples:
+            >>> net = SocialNetwork(start="2023-01-01 02:00")
+            >>> net.add_user("a")
+            >>> for h in range(3):
+            ...     _ = net.add_post("a", "x", time=f"2023-01-01 0{h}:00")
+            >>> window = net.posts_between(net.post_time_ns("p0"), net.now_ns)
+            >>> len(window), window[0], list(window)
+            (2, 'p1', ['p1', 'p2'])
+        """
+        i0, i1 = self._order_span(lo_ns, hi_ns)
+        return _PostWindow(self._order, self._post_id, i0, i1)
+
+    def recommendable(self, user_id: str, post_ids: Iterable[str], k: int) -> list[str]:
+        """The first ``k`` of ``post_ids`` that a recommender may show ``user_id``, in order.
+
+        Those are the posts visible now (see :meth:`is_visible`) whose author is neither
+        ``user_id`` nor an account ``user_id`` follows (those reach it through the follow
+        graph). Unknown ids are skipped; ``post_ids`` is read lazily, only as far as needed.
+
+        Examples:
+            >>> net = SocialNetwork()
+            >>> for u in "abc":
+            ...     net.add_user(u)
+            >>> net.add_follows([("c", "a")])
+            >>> ids = [net.add_post(u, "hi") for u in "abc"]
+            >>> net.recommendable("c", ids + ["nope"], 5)
+            ['p1']
+        """
+        out: list[str] = []
+        if k <= 0:
+            return out
+        index, user, removed, time = self._index, self._user, self._removed, self._time
+        now, banned = self._now_ns, self._banned
+        followees = self._graph.succ.get(user_id, {})
+        for pid in post_ids:
+            row = index.get(pid)
+            if row is None:
+                continue
+            author = user[row]
+            if (author != user_id and author not in followees and not removed[row]
+                    and time[row] <= now and author not in banned):
+                out.append(pid)
+                if len(out) >= k:
+                    break
+        return out
+
+    def reposts_between(self, lo_ns: int, hi_ns: int,
+                        kinds: Iterable[str] = ("repost",)) -> Iterator[tuple[str, str]]:
+        """Yield ``(parent_id, author)`` of the reposts published in ``(lo_ns, hi_ns]``.
+
+        A repost is a post whose kind is in ``kinds`` and that has a ``parent_id``; removed
+        reposts and reposts by banned users are skipped. Time order (ties: insertion order).
+        The parent may be unknown to the network, removed or not yet visible.
+
+        Examples:
+            >>> net = SocialNetwork()
+            >>> for u in "ab":
+            ...     net.add_user(u)
+            >>> root = net.add_post("a", "news")
+            >>> _ = net.add_post("b", "RT news", parent_id=root, kind="repost")
+            >>> list(net.reposts_between(net.now_ns - 1, net.now_ns))
+            [('p0', 'b')]
+        """
+        kinds = tuple(kinds)
+        kind, removed, parent, user = self._kind, self._removed, self._parent, self._user
+        banned = self._banned
+        for row in self._rows_between(lo_ns, hi_ns):
+            if kind[row] in kinds and not removed[row]:
+                pid = parent[row]
+                if pid is not None and user[row] not in banned:
+                    yield pid, user[row]
 
     def event_posts(self, event_id: Any = None, since: Any = None,
                     visible_only: bool = True) -> list[str]:
@@ -808,6 +900,32 @@ class SocialNetwork:
             "graph_source": self.graph_source,
             "now": self.now.isoformat(),
         }
+
+
+class _PostWindow(Sequence):
+    """Post ids of ``order[i0:i1]`` (rows sorted by time), read without copying."""
+
+    __slots__ = ("_order", "_post_id", "_i0", "_n")
+
+    def __init__(self, order: list[int], post_id: list[str], i0: int, i1: int):
+        self._order, self._post_id, self._i0, self._n = order, post_id, i0, max(i1 - i0, 0)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if i.__class__ is int and 0 <= i < self._n:  # the common case first
+            return self._post_id[self._order[self._i0 + i]]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("post window index out of range")
+        return self._post_id[self._order[self._i0 + i]]
+
+    def __repr__(self) -> str:
+        return f"PostWindow({list(self)!r})"
 
 
 def _as_list(col: pd.Series) -> list[Any]:

@@ -11,11 +11,11 @@ A recommender is any callable ``(network, user_id, k) -> list of post ids``
 * :class:`RandomRecommender`: random recent posts (a uniform baseline).
 
 Both skip posts by the user and by accounts the user already follows (those reach the user
-through the follow graph). They read the network's row storage directly, for speed (a feed
-asks its recommender once per agent and step): they are the one module besides
-:mod:`s3kit.environment` that does. A recommender written elsewhere uses the public API
-(:attr:`SocialNetwork.now_ns <s3kit.environment.SocialNetwork.now_ns>`, ``version``,
-``banned``, ``posts_frame``).
+through the follow graph). They read the network through its public API only
+(:attr:`~s3kit.environment.SocialNetwork.now_ns`, ``version``,
+:meth:`~s3kit.environment.SocialNetwork.reposts_between`, ``posts_between``,
+``recommendable``, ``has_post``, ``is_visible``, ``post_time_ns``, ``post_index``), as a
+recommender written elsewhere would.
 
 Examples:
     >>> make_recommender("random", seed=3)
@@ -87,17 +87,12 @@ class PopularRecommender:
         key = (id(network), network.now_ns, network.version)
         if key != self._cache_key:
             lo = network.now_ns - int(self.window_hours * _NS_PER_HOUR)
-            counts: Counter[str] = Counter()
-            for row in network._rows_between(lo, network.now_ns):
-                if network._kind[row] in self.kinds and not network._removed[row]:
-                    parent = network._parent[row]
-                    if parent is not None and network._user[row] not in network._banned:
-                        counts[parent] += 1
+            counts: Counter[str] = Counter(
+                parent for parent, _ in network.reposts_between(lo, network.now_ns, self.kinds))
             scored = []
             for pid, n in counts.items():
-                row = network._index.get(pid)
-                if row is not None and network._is_visible(row):
-                    scored.append((-n, -network._time[row], -row, pid))
+                if network.has_post(pid) and network.is_visible(pid):
+                    scored.append((-n, -network.post_time_ns(pid), -network.post_index(pid), pid))
             scored.sort()
             self._ranking = [s[-1] for s in scored]
             self._cache_key = key
@@ -105,15 +100,7 @@ class PopularRecommender:
 
     def __call__(self, network: SocialNetwork, user_id: str, k: int) -> list[str]:
         """Return up to ``k`` popular post ids outside ``user_id``'s follow circle."""
-        out: list[str] = []
-        followees = network._graph.succ.get(user_id, {})
-        for pid in self.ranking(network):
-            author = network._user[network._index[pid]]
-            if author != user_id and author not in followees:
-                out.append(pid)
-                if len(out) >= k:
-                    break
-        return out
+        return network.recommendable(user_id, self.ranking(network), k)
 
     def __repr__(self) -> str:
         return f"PopularRecommender(window_hours={self.window_hours}, kinds={self.kinds})"
@@ -146,25 +133,15 @@ class RandomRecommender:
     def __call__(self, network: SocialNetwork, user_id: str, k: int) -> list[str]:
         """Return up to ``k`` random post ids outside ``user_id``'s follow circle."""
         lo = network.now_ns - int(self.window_hours * _NS_PER_HOUR)
-        i0, i1 = network._order_span(lo, network.now_ns)
-        n = i1 - i0
+        window = network.posts_between(lo, network.now_ns)
+        n = len(window)
         if n <= 0 or k <= 0:
             return []
-        followees = network._graph.succ.get(user_id, {})
         if n > 4 * k + 32:  # draw with replacement, then drop repeats (cheap for large n)
             picks = dict.fromkeys(self._rng.integers(n, size=4 * k + 32).tolist())
         else:
             picks = self._rng.permutation(n).tolist()
-        out: list[str] = []
-        for i in picks:
-            row = network._order[i0 + i]
-            author = network._user[row]
-            if (author != user_id and author not in followees and not network._removed[row]
-                    and author not in network._banned):
-                out.append(network._post_id[row])
-                if len(out) >= k:
-                    break
-        return out
+        return network.recommendable(user_id, (window[i] for i in picks), k)
 
     def __repr__(self) -> str:
         return f"RandomRecommender(seed={self.seed}, window_hours={self.window_hours})"

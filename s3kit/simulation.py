@@ -395,7 +395,7 @@ class Simulation:
                 heads = self._decision_model().embedder
                 shared = next((p for p in embedder_parts(heads)
                                if isinstance(p, E5Embedder)), None)
-            self.embedder = shared if shared is not None else get_embedder(self._lang)
+            self.embedder = shared if shared is not None else get_embedder(self.prompt_language)
         return self.embedder
 
     def _resolve_event(self) -> str | None:
@@ -564,6 +564,14 @@ class Simulation:
         return out
 
     @property
+    def last_step_agents(self) -> list[str]:
+        """The agents active in the last step run, those :meth:`last_decisions` answers for.
+
+        Empty before the first step of this process.
+        """
+        return list(self._trace["users"]) if self._trace else []
+
+    @property
     def finished(self) -> bool:
         """Whether every replicate has run all its steps."""
         return len(self._done) >= self.cfg.n_replicates
@@ -642,7 +650,7 @@ class Simulation:
         return not self.cfg.adapter
 
     @property
-    def _lang(self) -> str:
+    def prompt_language(self) -> str:
         """Prompt language: the config's, or detected from the network's texts (``auto``)."""
         if self._lang_cache is None:
             lang = self.cfg.language
@@ -700,7 +708,7 @@ class Simulation:
         agents = rep.population
         contexts, exposed = agents.contexts(
             rep.network, seen.active, seen.feeds, seen.memories, seen.event, topic=self.topic,
-            language=self._lang, compact=self.uses_compact_prompts)
+            language=self.prompt_language, compact=self.uses_compact_prompts)
         report = self._report(rep)
         report.deciding()
         decided = self._decide_active(rep, seen.active, contexts, seen.feeds, exposed,
@@ -826,7 +834,7 @@ class Simulation:
                 self._progress(decisions_done=sl.stop)
         self._keep_trace(rep, active, (contexts, c_att, c_act), (p_emo, p_att, p_act),
                          (emo, att, act))
-        Population.fill_texts(out, writers, texts, topic=self.topic, language=self._lang)
+        Population.fill_texts(out, writers, texts, topic=self.topic, language=self.prompt_language)
         return out
 
     def _decide_calibrated(self, rep, active, contexts, feeds, exposed, event, rng, draws,
@@ -874,7 +882,7 @@ class Simulation:
         self._keep_trace(rep, active, (contexts, contexts, contexts), (p_emo, p_att, p_act),
                          (emo, att, act))
         Population.fill_texts(out, writers + plain, list(texts) + [None] * len(plain),
-                              topic=self.topic, language=self._lang)
+                              topic=self.topic, language=self.prompt_language)
         return out
 
     def _keep_trace(self, rep: _Replicate, active: np.ndarray, contexts: tuple, proba: tuple,

@@ -41,8 +41,8 @@ def _reference_logprob(llm, system, prompt, answer):
     import torch
 
     prefix, suffix = llm.prompt_template(system)
-    head = llm._encode(prefix) + llm._encode(prompt + suffix)
-    ans = llm._encode(answer)
+    head = llm.token_ids(prefix) + llm.token_ids(prompt + suffix)
+    ans = llm.token_ids(answer)
     ids = torch.tensor([head + ans])
     with torch.inference_mode():
         logp = torch.log_softmax(llm.base_model(input_ids=ids).logits[0].float(), -1)
@@ -59,22 +59,22 @@ def test_score_matches_a_plain_forward_pass(llm):
 
 def test_score_alone_equals_score_in_a_batch_of_64(llm):
     prompts = _prompts(64)
-    lengths = {len(llm._encode(p)) for p in prompts}
+    lengths = {len(llm.token_ids(p)) for p in prompts}
     assert len(lengths) > 5  # really different lengths -> real left padding
     llm.batch_size = 64
     calls = llm.stats.calls
     batch = llm.score(prompts, OPTIONS, system=SYSTEM)
-    multi_token_steps = sum(len(llm._encode(o)) > 1 for o in OPTIONS)
+    multi_token_steps = sum(len(llm.token_ids(o)) > 1 for o in OPTIONS)
     assert llm.stats.calls - calls <= 1 + 1 + multi_token_steps  # prefix + one batch + options
     np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-9)
     assert batch.std(axis=0).max() > 1e-3  # answers depend on the prompt
-    saved, llm._cache = llm._cache, None  # the cache would answer the singles
+    saved, llm.response_cache = llm.response_cache, None  # the cache would answer the singles
     try:
         for i in (0, 17, 63):
             alone = llm.score([prompts[i]], OPTIONS, system=SYSTEM)
             np.testing.assert_allclose(alone[0], batch[i], atol=1e-5)
     finally:
-        llm._cache = saved
+        llm.response_cache = saved
 
 
 def test_response_cache_makes_rerun_free(llm, tmp_path):
@@ -105,7 +105,7 @@ def test_generate_batched_equals_hf_generate(llm):
     tok = llm.tokenizer
     for prompt, text in zip(prompts, texts, strict=True):
         prefix, suffix = llm.prompt_template(SYSTEM)
-        ids = torch.tensor([llm._encode(prefix) + llm._encode(prompt + suffix)])
+        ids = torch.tensor([llm.token_ids(prefix) + llm.token_ids(prompt + suffix)])
         with torch.inference_mode():
             out = llm.base_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                                     max_new_tokens=10, do_sample=False,
@@ -122,7 +122,7 @@ def test_logprob_batched_matches_reference(llm):
     conts = ["I feel calm.", "This makes me really angry, honestly.", "Meh"]
     sums, counts = llm.logprob(prompts, conts, system=SYSTEM)
     for i in range(3):
-        assert counts[i] == len(llm._encode(conts[i]))
+        assert counts[i] == len(llm.token_ids(conts[i]))
         assert sums[i] == pytest.approx(_reference_logprob(llm, SYSTEM, prompts[i], conts[i]),
                                         abs=1e-3)
     perplexity = np.exp(-sums / counts)
@@ -189,10 +189,10 @@ def test_untrained_peft_adapters_load_by_name(kind, adapter_home, monkeypatch, l
     # same numbers as PEFT's own forward over the full sequence (as in training)
     peft_loaded = tuned.hf_model
     prefix, suffix = tuned.prompt_template(SYSTEM)
-    head = tuned._encode(prefix) + tuned._encode(prompts[5] + suffix)
+    head = tuned.token_ids(prefix) + tuned.token_ids(prompts[5] + suffix)
     ref = []
     for option in OPTIONS:
-        ans = tuned._encode(option)
+        ans = tuned.token_ids(option)
         ids = torch.tensor([head + ans])
         with torch.inference_mode():
             logits = peft_loaded(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0]
@@ -225,7 +225,7 @@ def test_prefix_cache_reuses_an_agent_head_without_changing_answers(llm):
     agent.score(first, OPTIONS, system=SYSTEM)
     assert len(cache) == len(heads)  # one entry per head
     got = agent.score(second, OPTIONS, system=SYSTEM)
-    n_head = min(len(agent._encode(h)) for h in heads)
+    n_head = min(len(agent.token_ids(h)) for h in heads)
     assert agent.stats.reused_tokens >= len(heads) * (n_head - 2)
     assert len(cache) == len(heads)  # prompts that reused a head are not stored again
     np.testing.assert_allclose(got, ref[0], atol=1e-5)

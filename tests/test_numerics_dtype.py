@@ -71,7 +71,7 @@ def decisions():
     bf16.embedder.parts[1:] = fp32.embedder.parts[1:]  # e5: dtype-free, encoded once
     got = {h: (fp32.predict_proba(h, items, observed_rate=False),
                bf16.predict_proba(h, items, observed_rate=False)) for h in HEADS}
-    dtypes = (fp32.embedder.parts[0].llm._dtype_name, bf16.embedder.parts[0].llm._dtype_name)
+    dtypes = (fp32.embedder.parts[0].llm.loaded_dtype, bf16.embedder.parts[0].llm.loaded_dtype)
     return got, dtypes
 
 

@@ -152,6 +152,19 @@ class CachedBackend:
     backend and model decides an answer (adapter, dtype, server URL, ...).
     """
 
+    @property
+    def response_cache(self) -> ResponseCache | None:
+        """The response cache answers are read from and written to (``None``: none).
+
+        Assign ``None`` to bypass it for a while and the old value to restore it (the model
+        server does so for requests sent with ``cache=False``).
+        """
+        return self._cache
+
+    @response_cache.setter
+    def response_cache(self, cache: ResponseCache | None) -> None:
+        self._cache = cache
+
     def _key_identity(self) -> dict[str, Any]:
         raise NotImplementedError
 

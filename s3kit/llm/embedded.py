@@ -181,6 +181,16 @@ class EmbeddedLLM(CachedBackend):
         """The transformers model under the adapter, if any (``None`` until loaded)."""
         return self._net
 
+    @property
+    def eos_token_ids(self) -> frozenset[int]:
+        """Token ids that end a generated answer (end of text, end of turn); set once loaded."""
+        return frozenset(self._eos)
+
+    @property
+    def loaded_dtype(self) -> str | None:
+        """The dtype of the loaded weights (e.g. ``"bfloat16"``; ``None`` until loaded)."""
+        return self._dtype_name
+
     def __repr__(self) -> str:
         """Name, adapter and dtype."""
         return (f"EmbeddedLLM(model={self.model!r}, adapter={self.adapter!r}, "
@@ -204,7 +214,8 @@ class EmbeddedLLM(CachedBackend):
             return prefix, suffix
         return (f"{system}\n\n" if system else ""), "\n"
 
-    def _encode(self, text: str) -> list[int]:
+    def token_ids(self, text: str) -> list[int]:
+        """The tokenizer's ids for ``text``, without special tokens (load the model first)."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _prefix(self, system: str | None):
@@ -215,7 +226,7 @@ class EmbeddedLLM(CachedBackend):
             return self._prefixes[key]
         torch = self._torch
         prefix_text, suffix_text = self.prompt_template(system)
-        ids = self._encode(prefix_text)
+        ids = self.token_ids(prefix_text)
         n_virtual = 0
         past = None
         embeds = None
@@ -387,8 +398,8 @@ class EmbeddedLLM(CachedBackend):
             torch = self._torch
             t0 = time.perf_counter()
             state = self._prefix(system)
-            opt_ids = [self._encode(o) for o in options]
-            bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
+            opt_ids = [self.token_ids(o) for o in options]
+            bodies = {i: self.token_ids(prompts[i] + state["suffix"]) for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
             kv_key = self._kv_key(system)
             found = self._reuse(kv_key, bodies)
@@ -450,7 +461,7 @@ class EmbeddedLLM(CachedBackend):
             torch = self._torch
             t0 = time.perf_counter()
             state = self._prefix(system)
-            bodies = {i: self._encode(prompts[i] + state["suffix"]) for i in todo}
+            bodies = {i: self.token_ids(prompts[i] + state["suffix"]) for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
             kv_key = self._kv_key(system)
             found = self._reuse(kv_key, bodies)
@@ -528,8 +539,8 @@ class EmbeddedLLM(CachedBackend):
             torch = self._torch
             t0 = time.perf_counter()
             state = self._prefix(system)
-            conts = {i: self._encode(continuations[i]) for i in todo}
-            bodies = {i: self._encode(prompts[i] + state["suffix"]) + conts[i] for i in todo}
+            conts = {i: self.token_ids(continuations[i]) for i in todo}
+            bodies = {i: self.token_ids(prompts[i] + state["suffix"]) + conts[i] for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
             fresh = {}
             with torch.inference_mode():

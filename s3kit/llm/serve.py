@@ -579,7 +579,7 @@ class ModelServer:
     def _run_e5(self, key: tuple, jobs: list[_Job]) -> None:
         # the raw encoder output, as E5Embedder's own cache receives it (normalised there)
         self._exact("e5", key, jobs,
-                    lambda texts: np.asarray(self._e5_model()._encode(list(texts)),
+                    lambda texts: np.asarray(self._e5_model().encode_raw(texts),
                                              dtype=np.float32))
 
     def _merged(self, kind: str, jobs: list[_Job], rows: Callable[[Any], list],
@@ -590,14 +590,14 @@ class ModelServer:
             for row in rows(job.payload):
                 unique.setdefault(row, len(unique))
         t0 = time.perf_counter()
-        saved = getattr(self.llm, "_cache", None)
+        saved = getattr(self.llm, "response_cache", None)
         if not use_cache and saved is not None:
-            self.llm._cache = None
+            self.llm.response_cache = None
         try:
             answers = call(list(unique))
         finally:
             if not use_cache and saved is not None:
-                self.llm._cache = saved
+                self.llm.response_cache = saved
         self.stats.record(kind, len(jobs), len(unique), time.perf_counter() - t0)
         for job in jobs:
             job.result = [answers[unique[row]] for row in rows(job.payload)]
@@ -669,6 +669,7 @@ def _raw_generate(llm, ids: list[int], max_tokens: int, temperature: float = 0.0
 
     tok = llm.tokenizer
     net = llm.hf_model
+    eos = llm.eos_token_ids
 
     def piece(i):
         return tok.decode([int(i)], skip_special_tokens=False)
@@ -701,7 +702,7 @@ def _raw_generate(llm, ids: list[int], max_tokens: int, temperature: float = 0.0
                 nxt = int(torch.multinomial(probs, 1, generator=gen)[0])
             else:
                 nxt = int(last.argmax())
-            if nxt in llm._eos:
+            if nxt in eos:
                 finish = "stop"
                 break
             generated.append((nxt, piece(nxt), float(last[nxt]), tops(last)))

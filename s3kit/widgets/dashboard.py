@@ -65,8 +65,6 @@ class ReplayDashboard(widgets.VBox):
         >>> dash = ReplayDashboard({"backend": "fake", "n_steps": 3}, autostart=False)
         >>> dash.emotion_decay.value, dash.step_button.description
         (0.5, 'step')
-        >>> "s3kit-dashboard" in dash._dom_classes
-        True
     """
 
     current_step = traitlets.Int(0)
