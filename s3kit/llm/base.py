@@ -22,7 +22,8 @@ import numpy as np
 
 from .models import DEFAULT_MODEL, MODELS
 
-__all__ = ["CallStats", "CostEstimate", "LLM", "estimate", "normalise_log_scores"]
+__all__ = ["CallStats", "CostEstimate", "LLM", "estimate", "normalise_log_scores", "as_str_list",
+           "text_pairs"]
 
 
 @dataclass
@@ -196,7 +197,13 @@ def estimate(n_agents: int, n_steps: int, *, decisions_per_step: float = 2.0,
         completion_tokens=int(n_score + n_gen * max_new_tokens), seconds=float(seconds))
 
 
-def _as_str_list(values, name: str) -> list[str]:
+def as_str_list(values, name: str) -> list[str]:
+    """``values`` as a list of strings, or a TypeError naming the argument.
+
+    Examples:
+        >>> as_str_list(("a", "b"), "prompts")
+        ['a', 'b']
+    """
     if isinstance(values, str):
         raise TypeError(f"{name} must be a sequence of strings, not a single string")
     values = list(values)
@@ -204,3 +211,17 @@ def _as_str_list(values, name: str) -> list[str]:
     if bad:
         raise TypeError(f"{name} must hold strings; got {type(bad[0]).__name__}")
     return values
+
+
+def text_pairs(prompts, continuations) -> tuple[list[str], list[str]]:
+    """The checked arguments of :meth:`LLM.logprob`: two string lists of the same length.
+
+    Examples:
+        >>> text_pairs(["q"], ["a"])
+        (['q'], ['a'])
+    """
+    prompts = as_str_list(prompts, "prompts")
+    continuations = as_str_list(continuations, "continuations")
+    if len(prompts) != len(continuations):
+        raise ValueError("prompts and continuations must have the same length")
+    return prompts, continuations

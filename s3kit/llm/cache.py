@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..paths import cache_dir
-from .base import _as_str_list
+from .base import as_str_list, text_pairs
 
 __all__ = ["CachedBackend", "ResponseCache", "cache_key", "default_cache_path", "open_cache"]
 
@@ -183,8 +183,8 @@ class CachedBackend:
             ``(prompts, options, result, keys, todo)``: ``result`` (n_prompts, n_options) has
             the cached rows, ``todo`` the indices still to compute.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        options = _as_str_list(options, "options")
+        prompts = as_str_list(prompts, "prompts")
+        options = as_str_list(options, "options")
         if not options or len(set(options)) != len(options) or any(not o for o in options):
             raise ValueError("options must be distinct non-empty strings")
         self.ensure_loaded()
@@ -204,7 +204,7 @@ class CachedBackend:
             ``(prompts, result, keys, todo, seed)``: ``result`` holds ``None`` where
             ``todo`` (the indices to generate) points; ``seed`` defaults to ``self.seed``.
         """
-        prompts = _as_str_list(prompts, "prompts")
+        prompts = as_str_list(prompts, "prompts")
         self.ensure_loaded()
         seed = self.seed if seed is None else seed
         params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
@@ -221,10 +221,7 @@ class CachedBackend:
         Returns:
             ``(prompts, continuations, sums, counts, keys, found)``.
         """
-        prompts = _as_str_list(prompts, "prompts")
-        continuations = _as_str_list(continuations, "continuations")
-        if len(prompts) != len(continuations):
-            raise ValueError("prompts and continuations must have the same length")
+        prompts, continuations = text_pairs(prompts, continuations)
         self.ensure_loaded()
         sums = np.zeros(len(prompts))
         counts = np.zeros(len(prompts), dtype=np.int64)

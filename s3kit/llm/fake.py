@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .base import CallStats, _as_str_list
+from .base import CallStats, as_str_list, text_pairs
 
 __all__ = ["FakeLLM"]
 
@@ -52,8 +52,8 @@ class FakeLLM:
     def score(self, prompts: Sequence[str], options: Sequence[str], *,
               system: str | None = None) -> np.ndarray:
         """Deterministic probabilities from a hash of (seed, system, prompt, options)."""
-        prompts = _as_str_list(prompts, "prompts")
-        options = _as_str_list(options, "options")
+        prompts = as_str_list(prompts, "prompts")
+        options = as_str_list(options, "options")
         if not options or len(set(options)) != len(options):
             raise ValueError("options must be distinct non-empty strings")
         out = np.empty((len(prompts), len(options)))
@@ -70,7 +70,7 @@ class FakeLLM:
                  max_new_tokens: int = 40, temperature: float = 0.0,
                  seed: int | None = None) -> list[str]:
         """Canned text: a few words picked by a hash of the prompt."""
-        prompts = _as_str_list(prompts, "prompts")
+        prompts = as_str_list(prompts, "prompts")
         seed = self.seed if seed is None else seed
         out = []
         for prompt in prompts:
@@ -85,10 +85,7 @@ class FakeLLM:
     def logprob(self, prompts: Sequence[str], continuations: Sequence[str], *,
                 system: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Minus 2 nats per whitespace token (perplexity e^2), deterministically."""
-        prompts = _as_str_list(prompts, "prompts")
-        continuations = _as_str_list(continuations, "continuations")
-        if len(prompts) != len(continuations):
-            raise ValueError("prompts and continuations must have the same length")
+        prompts, continuations = text_pairs(prompts, continuations)
         counts = np.array([len(c.split()) for c in continuations], dtype=np.int64)
         self.stats.calls += 1 if prompts else 0
         self.stats.prompts += len(prompts)

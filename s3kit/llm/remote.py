@@ -33,7 +33,7 @@ import numpy as np
 
 from ..embeddings import E5Embedder
 from ..errors import BackendError
-from .base import CallStats, _as_str_list
+from .base import CallStats, as_str_list, text_pairs
 from .serve import E5_MODEL, TOKEN_ENV, decode_array, serve_url
 
 __all__ = ["ServerLLM", "ServerE5Embedder"]
@@ -212,8 +212,8 @@ class ServerLLM:
     def score(self, prompts: Sequence[str], options: Sequence[str], *,
               system: str | None = None) -> np.ndarray:
         """Probability of each option as the answer (the server's ``EmbeddedLLM.score``)."""
-        prompts = _as_str_list(prompts, "prompts")
-        options = _as_str_list(options, "options")
+        prompts = as_str_list(prompts, "prompts")
+        options = as_str_list(options, "options")
         if not options or len(set(options)) != len(options) or any(not o for o in options):
             raise ValueError("options must be distinct non-empty strings")
         if not prompts:
@@ -227,7 +227,7 @@ class ServerLLM:
                  max_new_tokens: int = 40, temperature: float = 0.0,
                  seed: int | None = None) -> list[str]:
         """The answer to each prompt (the server's ``EmbeddedLLM.generate``)."""
-        prompts = _as_str_list(prompts, "prompts")
+        prompts = as_str_list(prompts, "prompts")
         if not prompts:
             return []
         out = self._post("/v1/s3kit/generate", {
@@ -240,10 +240,7 @@ class ServerLLM:
     def logprob(self, prompts: Sequence[str], continuations: Sequence[str], *,
                 system: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Summed log-probability and token count of each continuation."""
-        prompts = _as_str_list(prompts, "prompts")
-        continuations = _as_str_list(continuations, "continuations")
-        if len(prompts) != len(continuations):
-            raise ValueError("prompts and continuations must have the same length")
+        prompts, continuations = text_pairs(prompts, continuations)
         if not prompts:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         out = self._post("/v1/s3kit/logprob", {"prompts": prompts,
@@ -257,7 +254,7 @@ class ServerLLM:
     def hidden_states(self, texts: Sequence[str], layers: Sequence[int],
                       max_tokens: int = 96) -> np.ndarray:
         """``EmbeddedLLM.hidden_states`` on the server: ``(n, len(layers) * hidden_size)``."""
-        texts = [t or " " for t in _as_str_list(texts, "texts")]
+        texts = [t or " " for t in as_str_list(texts, "texts")]
         layers = [int(x) for x in layers]
         if not texts:
             return np.zeros((0, len(layers) * self.layer_info()["hidden_size"]), np.float32)
@@ -267,7 +264,7 @@ class ServerLLM:
 
     def e5_embeddings(self, texts: Sequence[str]) -> np.ndarray:
         """The server's raw e5 vectors of ``texts`` (``/v1/embeddings``)."""
-        texts = _as_str_list(texts, "texts")
+        texts = as_str_list(texts, "texts")
         out = self._post("/v1/embeddings", {"model": E5_MODEL, "input": texts,
                                             "encoding_format": "base64"})
         rows = sorted(out["data"], key=lambda d: d["index"])
