@@ -30,12 +30,10 @@ options, labels, system prompt, language), so :func:`load_head` restores a usabl
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import json
 import os
 import resource
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,7 +46,7 @@ from .agent import decision_prompt, message, reader_context
 from .errors import BackendError, ConfigError
 from .llm import DEFAULT_MODEL, adapter_path, load_base_model, load_llm
 from .llm.embedded import EmbeddedLLM
-from .llm.models import cpu_has_fast_bf16
+from .llm.models import cpu_has_fast_bf16, release_heap
 from .prompts import SYSTEM, resolve_language
 from .prompts import options as answer_options
 from .vocabulary import LABELS
@@ -365,7 +363,7 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
-            _trim_heap()  # steps of other lengths cannot reuse the freed pages: the RSS of a
+            release_heap()  # steps of other lengths cannot reuse the freed pages: the RSS of a
             # 60-step LoRA run grew by 1.2 GB without this (notebook 02's defaults)
             row = {"step": step, "loss": loss_value, "val_acc": np.nan,
                    "val_loss": np.nan, "seconds": time.perf_counter() - t0,
@@ -428,15 +426,6 @@ def fit_label_adapter(prompts: Sequence[str], labels: Sequence, options: Sequenc
                         params=hp, llm=llm, best_step=best_step, bias=bias)
 
 
-def _trim_heap() -> None:
-    """Hand the free pages of the C heap back to the OS (glibc's ``malloc_trim``)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # another C library (musl): nothing to trim
-            pass
-
-
 def return_freed_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS (glibc; a no-op elsewhere).
 
@@ -445,7 +434,7 @@ def return_freed_memory() -> None:
     largest steps, and what runs next adds on top of it.
     """
     gc.collect()
-    _trim_heap()
+    release_heap()
 
 
 def fit_bias(probs: np.ndarray, y: Sequence[str], labels: Sequence[str]) -> np.ndarray:
