@@ -287,6 +287,29 @@ def writing_prompt(context: AgentContext, mode: str = "post", language: str | No
                        list(c.received), lang, mode=mode, compact=c.compact)
 
 
+def sharing_context(context: AgentContext, shared: Mapping) -> AgentContext:
+    """What an agent reads while it writes the comment of a repost: the post it shares.
+
+    The comment is about that post, so the rest of the feed stays out of the prompt (as in the
+    benchmark's content task, :func:`s3kit.evaluation.decisions.content_prompts`); the persona,
+    the state and the strongest memory stay. About half the prompt tokens of the full context,
+    and generation time is mostly those tokens' prefill.
+
+    Args:
+        context: the agent's decision context.
+        shared: the shared feed item (``text``, and ``source``: where it came from).
+
+    Examples:
+        >>> c = AgentContext(memory=["m1", "m2"], received=[message("a"), message("b")])
+        >>> s = sharing_context(c, {"text": "b", "source": "mutual"})
+        >>> s.received, s.memory
+        ([{'text': 'b', 'kind': 'mutual'}], ['m1'])
+    """
+    source = shared.get("source") or shared.get("kind") or "followee"
+    return replace(context, received=[message(shared.get("text"), source)],
+                   memory=list(context.memory)[:1])
+
+
 # ------------------------------------------------------------------------------ LLM decisions
 def _score(llm, task: str, contexts: Sequence[AgentContext], rows: np.ndarray) -> np.ndarray:
     """One batched score call per language over ``contexts[rows]``; (len(rows), k).

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from ._version import __version__
 from .embeddings import BaseEmbedder, E5Embedder, FusedEmbedder, HashingEmbedder, LLMStateEmbedder
@@ -583,7 +584,7 @@ class DecisionModel:
         lo, hi = -40.0, 40.0
         for _ in range(60):
             mid = (lo + hi) / 2
-            if np.mean(1 / (1 + np.exp(-(logit + mid)))) < rate:
+            if np.mean(expit(logit + mid)) < rate:
                 lo = mid
             else:
                 hi = mid

@@ -194,13 +194,16 @@ class MemoryBank:
         if not self.user_index.is_unique:
             raise ValueError("user_ids must be unique")
         n, k = len(self.user_index), int(params.memory_size)
-        self.profile_vectors: np.ndarray | None = None
+        self.profiles: list[str] | None = None
         if profiles is not None:
             if len(profiles) != n:
                 raise ValueError(f"got {len(profiles)} profiles for {n} users")
             if embedder is None:
                 raise ValueError("profiles need an embedder")
-            self.profile_vectors = embedder.embed(list(profiles))
+            self.profiles = [str(t) for t in profiles]
+            # embedded on first use: a replay reads the profiles of the users it reaches only
+            self._profile_vecs = np.zeros((n, embedder.dim), dtype=np.float32)
+            self._profile_done = np.zeros(n, dtype=bool)
         # slot arrays: msg = -1 means empty
         self._msg = np.full((n, k), -1, dtype=np.int64)
         self._time = np.zeros((n, k), dtype=np.float64)
@@ -210,6 +213,15 @@ class MemoryBank:
         self._texts: list[str] = []
         self._post_ids: list = []
         self._vectors: list[np.ndarray] = []
+
+    def __setstate__(self, state: dict) -> None:
+        if "profile_vectors" in state:  # a checkpoint from before profiles were embedded lazily
+            vecs = state.pop("profile_vectors")
+            state["profiles"] = None if vecs is None else [""] * len(vecs)
+            if vecs is not None:
+                state["_profile_vecs"] = vecs
+                state["_profile_done"] = np.ones(len(vecs), dtype=bool)
+        self.__dict__.update(state)
 
     @classmethod
     def from_config(cls, cfg, user_ids, profiles=None, *, embedder=None):
@@ -232,7 +244,7 @@ class MemoryBank:
         start = len(self._texts)
         self._texts.extend(texts)
         self._post_ids.extend(post_ids)
-        if self.profile_vectors is not None and texts:
+        if self.profiles is not None and texts:
             vecs = self.embedder.embed(texts)
             self._vectors.extend(vecs)
         return np.arange(start, start + len(texts))
@@ -246,13 +258,32 @@ class MemoryBank:
             raise KeyError(f"unknown user ids {bad}")
         return rows
 
+    @property
+    def profile_vectors(self) -> np.ndarray | None:
+        """``(n, dim)`` unit vectors of every user's profile (``None`` without profiles).
+
+        Profiles are embedded when first needed (a delivery to the user, or this property),
+        so a replay that reaches a tenth of a large population embeds a tenth of its profiles.
+        """
+        if self.profiles is None:
+            return None
+        return self._profile_rows(np.arange(len(self.user_index)))
+
+    def _profile_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The profile vectors of ``rows``, embedding those not embedded yet."""
+        todo = np.unique(rows[~self._profile_done[rows]])
+        if len(todo):
+            self._profile_vecs[todo] = self.embedder.embed([self.profiles[i] for i in todo])
+            self._profile_done[todo] = True
+        return self._profile_vecs[rows]
+
     def _relevance(self, rows: np.ndarray, msgs: np.ndarray) -> np.ndarray:
-        if self.profile_vectors is None or len(rows) == 0:
+        if self.profiles is None or len(rows) == 0:
             return np.zeros(len(rows), dtype=np.float32)
         uniq, inv = np.unique(msgs, return_inverse=True)
         mv = np.stack([self._vectors[m] for m in uniq])
         # rows of users x their message: einsum over the gathered pairs
-        return np.einsum("ij,ij->i", self.profile_vectors[rows], mv[inv]).astype(np.float32)
+        return np.einsum("ij,ij->i", self._profile_rows(rows), mv[inv]).astype(np.float32)
 
     def add_message(self, text: str, users, kind="followee", time=0.0, *, post_id=None,
                     now=None) -> int:

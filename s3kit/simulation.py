@@ -63,6 +63,7 @@ from .agent import (
     decide_emotion,
     decision_prompt,
     profile_text,
+    sharing_context,
     update_states,
     write_posts,
 )
@@ -875,7 +876,10 @@ class Simulation:
             out.append(d)
         texts = [None] * len(writers)
         if writers and cfg.generate_posts:
-            texts = write_posts(self.active_llm, [final[j] for j in writers],
+            # a repost's comment reads the post it shares, not the whole feed
+            writing = [sharing_context(final[j], out[j]["parent"]) if out[j]["parent"]
+                       else final[j] for j in writers]
+            texts = write_posts(self.active_llm, writing,
                                   [out[j]["action"] for j in writers],
                                   max_new_tokens=cfg.max_new_tokens,
                                   temperature=cfg.temperature, seed=seed)
@@ -999,7 +1003,7 @@ class Simulation:
         sim._rep = state["replicate"]
         sim._last_rep = state["last"]
         sim._elapsed = state["elapsed"]
-        if sim._rep is not None and sim._rep.memory.profile_vectors is not None:
+        if sim._rep is not None and sim._rep.memory.profiles is not None:
             sim._rep.memory.embedder = sim._get_embedder()
         return sim
 

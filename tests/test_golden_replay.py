@@ -2,7 +2,9 @@
 
 The frames in ``tests/fixtures/golden`` come from ``tests/_golden.py`` run on main at 4d2119a
 (deterministic fake model, hashing embedder, zero-shot and calibrated decisions, generated
-posts, interventions). A refactor that changes them changed behaviour.
+posts, interventions). A refactor that changes them changed behaviour. The calibrated frames
+were saved again when a repost's comment started to read only the post it shares
+(``s3kit.agent.sharing_context``): a change of behaviour, not a refactor.
 """
 
 from __future__ import annotations

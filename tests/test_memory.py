@@ -80,6 +80,7 @@ def test_bank_batch_equals_individual_pools_and_embeds_once():
     users = [f"u{i}" for i in range(50)]
     profiles = [f"user {i} likes {'cats' if i % 2 else 'football'}" for i in range(50)]
     bank = MemoryBank(users, profiles, embedder=emb, memory_size=3, half_life_hours=4)
+    assert bank.profile_vectors.shape == (50, 64)  # every profile embedded, once
     pools = [MemoryPool(p, embedder=HashingEmbedder(dim=64), memory_size=3, half_life_hours=4)
              for p in profiles]
     rng = np.random.default_rng(0)
@@ -151,3 +152,21 @@ def test_top_matches_explain_ranking_for_many_users():
         assert [t for _, t in got] == expected["text"].tolist()
     assert bank.top([], now=5, k=2) == []
     assert bank.kinds("a") == ["followee"] * len(bank.pool("a"))
+
+
+def test_bank_embeds_only_the_profiles_of_users_it_reaches():
+    # a replay of a large population reaches few of its users: only their profiles are read
+    emb = HashingEmbedder(dim=32)
+    users = [f"u{i}" for i in range(1000)]
+    bank = MemoryBank(users, [f"likes cats {i}" for i in range(1000)], embedder=emb)
+    assert emb.n_encoded == 0
+    bank.add_message("hello cats", ["u3", "u7"], time=0)
+    assert emb.n_encoded == 3  # the message and two profiles
+    eager = MemoryBank(users[:10], [f"likes cats {i}" for i in range(10)],
+                       embedder=HashingEmbedder(dim=32))
+    assert eager.profile_vectors.shape == (10, 32)
+    eager.add_message("hello cats", ["u3", "u7"], time=0)
+    for u in ("u3", "u7"):
+        lazy, full = bank.explain(u, now=0), eager.explain(u, now=0)
+        assert lazy["relevance"].iloc[0] > 0
+        np.testing.assert_allclose(lazy["relevance"], full["relevance"])
