@@ -582,7 +582,8 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
         seed: sampling seed.
 
     Returns:
-        One stripped text per context.
+        One stripped text per context (empty where the model only echoed its prompt,
+        :func:`echoes_prompt`).
     """
     contexts = list(contexts)
     modes = [modes] * len(contexts) if isinstance(modes, str) else list(modes)
@@ -594,9 +595,26 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
         texts = llm.generate(prompts, system=system_prompt(lang, compact),
                              max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed)
-        for i, t in zip(sel, texts, strict=True):
-            out[i] = t.strip().strip('"').strip()
+        for i, p, t in zip(sel, prompts, texts, strict=True):
+            t = t.strip().strip('"').strip()
+            out[i] = "" if echoes_prompt(p, t) else t
     return out
+
+
+def echoes_prompt(prompt: str, text: str, n: int = 16) -> bool:
+    """Whether a generated text merely repeats the opening of its prompt (the persona line).
+
+    Small models asked for a comment sometimes copy the prompt instead; such a text is dropped
+    (a repost then carries no comment), so echoes do not spread along repost chains.
+
+    Examples:
+        >>> echoes_prompt("You: 25, male, financial. Bio: ...", "You: 25, male, financial.")
+        True
+        >>> echoes_prompt("You: 25, male, financial. Bio: ...", "So true, share it!")
+        False
+    """
+    head = " ".join(prompt.split()).lower()[:n]
+    return len(head) == n and " ".join(text.split()).lower().startswith(head)
 
 
 def update_states(contexts: Sequence[AgentContext], emotions=None, attitudes=None

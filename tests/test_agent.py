@@ -14,6 +14,7 @@ from s3kit.agent import (
     decide_attitude,
     decide_emotion,
     initial_attitude,
+    reader_context,
     update_states,
     write_posts,
 )
@@ -105,3 +106,14 @@ def test_real_model_decisions_are_distributions():
     assert np.allclose(proba.sum(1), 1) and set(labels) <= set(EMOTIONS)
     act, pa = decide_action(llm, ctx, only_with_input=False)
     assert pa.shape == (4, 3) and np.allclose(pa.sum(1), 1)
+
+
+def test_a_comment_that_only_echoes_the_persona_is_dropped():
+    class Echo:  # a small model's failure: it copies its prompt's first line
+        def generate(self, prompts, **kw):
+            return [p.splitlines()[0] if i % 2 else "So true, sharing." for i, p in
+                    enumerate(prompts)]
+
+    ctxs = [reader_context(["big news"], profile={"gender": "female", "age": 30, "bio": b},
+                           language="en") for b in ("nurse", "teacher")]
+    assert write_posts(Echo(), ctxs, "repost") == ["So true, sharing.", ""]
