@@ -230,6 +230,9 @@ def test_prefix_cache_reuses_an_agent_head_without_changing_answers(llm):
     assert len(cache) == len(heads)  # prompts that reused a head are not stored again
     np.testing.assert_allclose(got, ref[0], atol=1e-5)
     assert agent.generate(posts, system=SYSTEM, max_new_tokens=8) == ref[1]
+    agent.generate(["You: 70, retired. " + " ".join(_prompts(12)[:4]) + " Write a post."],
+                   system=SYSTEM, max_new_tokens=2)
+    assert len(cache) == len(heads)  # generation reads heads, it does not store prompts
     # another system prompt never reuses these heads
     before = agent.stats.reused_tokens
     agent.score(second[:1], OPTIONS, system=SYSTEM + " Be brief.")

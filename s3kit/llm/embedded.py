@@ -444,6 +444,9 @@ class EmbeddedLLM(CachedBackend):
 
         Greedy when ``temperature == 0``. With sampling, each prompt draws from its own
         generator seeded by ``(seed, prompt)``, so an answer does not depend on the batch.
+        Generation reads the prefix cache (an agent's head that its decisions scored before)
+        but does not fill it: a writing prompt is asked once, and storing hundreds of them
+        per replay step cost memory and copies for no reuse.
 
         Args:
             prompts: user messages.
@@ -478,7 +481,7 @@ class EmbeddedLLM(CachedBackend):
                                 int.from_bytes(h[:8], "little") & (2**63 - 1)))
                     logits, cache, mask, last = self._forward_bodies(
                         state, [bodies[i] for i in chunk], keep=1,
-                        found=[found[i] for i in chunk], store=kv_key)
+                        found=[found[i] for i in chunk], store=None)
                     out_tokens = [[] for _ in chunk]
                     active = list(range(len(chunk)))  # rows still generating
                     for _ in range(int(max_new_tokens)):
