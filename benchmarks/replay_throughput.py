@@ -81,8 +81,10 @@ def _timed_steps(sim, n_steps: int) -> tuple[list[float], list[int]]:
         sim.step()
         times.append(time.perf_counter() - t)
         decisions.append(sim.n_decisions_ - before)
+        posts = int(sim.curves()["n_posts"].iloc[-1])
         print(f"  step {len(times)}/{n_steps}: {times[-1]:.1f} s, {decisions[-1]} "
-              f"agent-decisions, peak RSS so far {peak_rss_mb():.0f} MB", flush=True)
+              f"agent-decisions, {posts} posts, peak RSS so far {peak_rss_mb():.0f} MB",
+              flush=True)
     return times, decisions
 
 
@@ -165,13 +167,15 @@ def _naive(args, sim, llm, engine_rate, prompts) -> dict:
     return out
 
 
-def _generated_replay(n_users: int, n_steps: int, activation_rate: float, seed: int = 0):
+def _generated_replay(n_users: int, n_steps: int, activation_rate: float, seed: int = 0,
+                      **overrides):
     """(config, network) of a replay of the generated sample's event e0 with ``n_users``."""
     from s3kit.config import ReplayConfig
     from s3kit.environment import SocialNetwork
     from s3kit.sample import generate_sample
 
-    cfg = ReplayConfig.from_dict(_config(n_steps=n_steps, activation_rate=activation_rate))
+    cfg = ReplayConfig.from_dict(_config(n_steps=n_steps, activation_rate=activation_rate,
+                                         **overrides))
     ds = generate_sample(n_users=n_users, seed=seed)
     ds.posts = ds.posts[ds.posts["event_id"] == "e0"]
     until = ds.posts["time"].min() + pd.Timedelta(hours=cfg.step_hours)
@@ -184,18 +188,23 @@ def part_scale(args) -> dict:
     from s3kit.simulation import Simulation
 
     t0 = time.perf_counter()
-    cfg, net = _generated_replay(args.agents, args.steps, args.active_share)
+    cfg, net = _generated_replay(args.agents, args.steps, args.active_share,
+                                 generate_posts=not args.no_text)
     build_s = time.perf_counter() - t0
     sim = Simulation(net, cfg, llm_from_config(cfg), event_id="e0")
     times, decisions = _timed_steps(sim, cfg.n_steps)
     wall = time.perf_counter() - t0
     out = {"agents": len(net), "steps": cfg.n_steps, "activation_rate": args.active_share,
+           "generate_posts": cfg.generate_posts,
+           "posts_written": int(sim.records()["post_id"].notna().sum()),
            "build_s": build_s, "step_s": times, "decisions_per_step": decisions,
            "wall_s": wall, "peak_rss_mb": peak_rss_mb(), "decision_mode": sim.decision_mode,
            "adopters": len(sim.adopters())}
     print(f"scale: {len(net)} agents x {cfg.n_steps} steps end to end in {wall / 60:.1f} min "
           f"(network {build_s:.0f} s, steps median {np.median(times):.1f} s, max "
           f"{max(times):.1f} s), {sum(decisions)} agent-decisions, {out['adopters']} adopters, "
+          f"{out['posts_written']} posts "
+          f"({'comments generated' if cfg.generate_posts else 'no text generated'}), "
           f"peak RSS {out['peak_rss_mb']:.0f} MB", flush=True)
     return out
 
@@ -250,6 +259,9 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=24)
     ap.add_argument("--active-share", type=float, default=0.02,
                     help="activation_rate of the scale and ray parts")
+    ap.add_argument("--no-text", action="store_true",
+                    help="scale part: no generated comments (generate_posts: false), to "
+                         "separate the engine's cost from text generation's")
     ap.add_argument("--ray-agents", type=int, default=100_000)
     ap.add_argument("--ray-steps", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)

@@ -58,6 +58,7 @@ from .prompts import (
     resolve_language,
     system_prompt,
 )
+from .text import post_words
 from .vocabulary import ACTIONS, ATTITUDES, EMOTIONS, LABELS
 
 __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
@@ -455,16 +456,16 @@ def profile_text(profile: Mapping,
 def calibrated_items(contexts: Sequence[AgentContext], perceived=None, rows=None):
     """What the heads read for each context in ``rows`` (default: those with new input).
 
-    Columns ``text`` (the received texts, a list per agent), ``topic``, ``profile``
-    (:func:`profile_text`) and the perceived-context features.
+    Columns ``text`` (the received texts' :func:`post_words`, a list per agent), ``topic``,
+    ``profile`` (:func:`profile_text`) and the perceived-context features.
     """
     import pandas as pd
 
     contexts = list(contexts)
     if rows is None:
         rows = np.flatnonzero(_has_input(contexts))
-    texts = [[r["text"] if isinstance(r, Mapping) else str(r) for r in contexts[i].received]
-             for i in rows]
+    texts = [[post_words(r["text"] if isinstance(r, Mapping) else str(r))
+              for r in contexts[i].received] for i in rows]
     items = pd.DataFrame({"text": pd.Series(texts, dtype=object),
                           "topic": [contexts[i].topic for i in rows],
                           "profile": [profile_text(contexts[i].profile) for i in rows]})

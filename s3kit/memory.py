@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
+from .text import post_words
 from .vocabulary import SOURCE_KINDS
 
 __all__ = ["MemoryBank", "MemoryPool", "MemoryParams", "influence", "SOURCE_KINDS",
@@ -245,7 +246,7 @@ class MemoryBank:
         self._texts.extend(texts)
         self._post_ids.extend(post_ids)
         if self.profiles is not None and texts:
-            vecs = self.embedder.embed(texts)
+            vecs = self.embedder.embed([post_words(t) for t in texts])  # a chain's words
             self._vectors.extend(vecs)
         return np.arange(start, start + len(texts))
 

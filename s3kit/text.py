@@ -1,4 +1,4 @@
-"""Text utilities (core layer: imports nothing from s3kit): the one language detector.
+"""Text utilities (core layer): the one language detector, and a repost chain's words.
 
 Every "is this Chinese?" question in s3kit goes through :func:`detect_language`: a prompt's
 content, a network's posts, a benchmark task's texts, a set of users, a classifier's training
@@ -8,7 +8,7 @@ Japanese or Chinese tweet in an English corpus from turning the corpus Chinese; 
 of texts, it is not fooled by the empty reposts of a Weibo cascade, and it lets a short Chinese
 topic decide a prompt whose other fields are codes like ``"female"``. (20%: the lowest share in
 the first 50 posts of a CED event is 22%, Weibo posts that quote English or list links; the
-English datasets have none.)
+English datasets have none.) :func:`post_words` is what models read of a post.
 
 Examples:
     >>> detect_language(["开放二胎", "hello"])
@@ -21,10 +21,11 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
-__all__ = ["has_cjk", "detect_language", "CJK_SHARE", "DETECT_LIMIT"]
+__all__ = ["has_cjk", "detect_language", "post_words", "CJK_SHARE", "DETECT_LIMIT"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -68,3 +69,24 @@ def detect_language(texts: str | Iterable[str | None], *, limit: int = DETECT_LI
     if not n_chars:
         return "en"
     return "zh" if len(_CJK.findall(joined)) / n_chars >= CJK_SHARE else "en"
+
+
+_REPOST_MARK = re.compile(r"//@[^:：\s]{1,40}[:：]")
+
+
+def post_words(text) -> str:
+    """A post's words without the ``//@user:`` marks of a repost chain (what models read).
+
+    A repost without a comment then reads exactly as the post it shares, so its vectors (the
+    decision heads', the memory pools') are the ones already computed, cached by content,
+    instead of a new pass per reposter; the heads were trained on posts without such marks.
+
+    Examples:
+        >>> post_words("so true //@ann: it rains")
+        'so true it rains'
+        >>> post_words(" //@bob: //@ann: it rains") == post_words("it rains")
+        True
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    return " ".join(_REPOST_MARK.sub(" ", str(text)).split())

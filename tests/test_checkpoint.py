@@ -241,9 +241,20 @@ def test_a_checkpoint_written_before_the_population_class_resumes_identically(tm
     assert agents.emotion.dtype == np.int8 and len(agents.inbox) == len(agents.users) == 30
     got = Simulation.resume(path, llm=FakeLLM(seed=0), embedder=HashingEmbedder(dim=32)).run()
     full = _old_run(tmp_path / "fresh.s3k").run()
-    pd.testing.assert_frame_equal(got.results, full.results)
-    pd.testing.assert_frame_equal(got.curves, full.curves)
-    pd.testing.assert_frame_equal(got.posts, full.posts)
+    # what the old release computed comes back exactly: the finished replicate and the
+    # resumed replicate's first step (later steps follow today's behaviour, which has changed
+    # since: memory pools read a post's words without repost marks, s3kit.text.post_words)
+    res = got.results
+    pd.testing.assert_frame_equal(res[res["replicate"] == 0].reset_index(drop=True),
+                                  state["done"][0][0].reset_index(drop=True))
+    saved = state["replicate"].frames[0]
+    first = res[(res["replicate"] == 1) & (res["step"] == saved["step"].iloc[0])]
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), saved.reset_index(drop=True))
+    # and the run is completed like a fresh one: every replicate, step and user, same columns
+    assert got.results.shape == full.results.shape and got.curves.shape == full.curves.shape
+    assert list(got.results.columns) == list(full.results.columns)
+    key = ["replicate", "step", "user_id"]
+    pd.testing.assert_frame_equal(got.results[key], full.results[key])
 
 
 def test_checkpoints_keep_the_schema_2_layout(tmp_path):

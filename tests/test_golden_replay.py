@@ -2,9 +2,10 @@
 
 The frames in ``tests/fixtures/golden`` come from ``tests/_golden.py`` run on main at 4d2119a
 (deterministic fake model, hashing embedder, zero-shot and calibrated decisions, generated
-posts, interventions). A refactor that changes them changed behaviour. The calibrated frames
-were saved again when a repost's comment started to read only the post it shares
-(``s3kit.agent.sharing_context``): a change of behaviour, not a refactor.
+posts, interventions). A refactor that changes them changed behaviour. Saved again for two
+changes of behaviour (not refactors): a repost's comment reads only the post it shares
+(``s3kit.agent.sharing_context``: calibrated frames), and the heads and memory pools read a
+post's words without the ``//@user:`` marks of repost chains (``s3kit.text.post_words``: both).
 """
 
 from __future__ import annotations

@@ -170,3 +170,13 @@ def test_bank_embeds_only_the_profiles_of_users_it_reaches():
         lazy, full = bank.explain(u, now=0), eager.explain(u, now=0)
         assert lazy["relevance"].iloc[0] > 0
         np.testing.assert_allclose(lazy["relevance"], full["relevance"])
+
+
+def test_a_plain_repost_is_embedded_once_with_the_post_it_shares():
+    emb = HashingEmbedder(dim=32)
+    bank = MemoryBank(["a", "b"], ["likes rain", "likes sun"], embedder=emb)
+    bank.add_message("it rains", ["a"], time=0)
+    before = emb.n_encoded
+    bank.add_message("//@bob: //@ann: it rains", ["b"], time=1)  # a chain of plain reposts
+    assert emb.n_encoded == before + 1  # b's profile only: the chain reads as its words
+    assert bank.pool("b").texts() == ["//@bob: //@ann: it rains"]  # what b remembers
