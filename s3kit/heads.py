@@ -323,7 +323,10 @@ def _pooled(embedder: BaseEmbedder, texts, progress: bool = False) -> np.ndarray
     """One unit-norm vector per row: a string, or the mean of a list of strings' vectors."""
     groups = [list(t) if isinstance(t, list | tuple | np.ndarray) else [t] for t in texts]
     flat = [_s(t) for g in groups for t in g]
-    vecs = (embedder.embed(flat, progress=progress) if flat
+    # each distinct text once: in a replay step thousands of agents read the same few posts
+    index: dict[str, int] = {}
+    rows = [index.setdefault(t, len(index)) for t in flat]
+    vecs = (embedder.embed(list(index), progress=progress)[rows] if flat
             else np.zeros((0, embedder.dim), np.float32))
     out = np.zeros((len(groups), embedder.dim), dtype=np.float32)
     at = 0
