@@ -167,9 +167,11 @@ class MemoryBank:
     Args:
         user_ids: one id per user (any hashable; row order is kept).
         profiles: one text per user describing who they are (demographics + bio), embedded
-            once for relevance. ``None`` gives relevance 0 for everybody.
+            once for relevance, when the user first receives a message
+            (:attr:`profile_vectors`). ``None`` gives relevance 0 for everybody.
         embedder: an embedder from :mod:`s3kit.embeddings` (needed when ``profiles`` is given
-            or message texts must be embedded). Each message text is embedded once.
+            or message texts must be embedded). Each message's words
+            (:func:`s3kit.text.post_words`) are embedded once.
         params: a :class:`MemoryParams`; or pass its fields as keyword arguments.
         **kwargs: ``half_life_hours``, ``memory_size``, ``w_time``, ``w_relevance``,
             ``w_source``, ``source_weights`` (same names as ``ReplayConfig``).
