@@ -88,6 +88,11 @@ def _timed_steps(sim, n_steps: int) -> tuple[list[float], list[int]]:
     return times, decisions
 
 
+def _posts_written(sim) -> int:
+    """Posts the agents wrote so far (original posts and reposts; seed posts not counted)."""
+    return int(sim.records()["post_id"].notna().sum())
+
+
 def naive_loop(llm, prompts, system, options_by_kind, max_new_tokens):
     """One generation per decision, one agent at a time, answer parsed by keyword."""
     t0 = time.perf_counter()
@@ -124,7 +129,7 @@ def part_engine(args) -> dict:
            "decision_mode": sim.decision_mode, "model_load_s": load_s,
            "step_s": times, "decisions_per_step": decisions,
            "agent_decisions_per_s": rate, "peak_rss_mb": peak_rss_mb(),
-           "posts_written": int(sim.records()["post_id"].notna().sum())}
+           "posts_written": _posts_written(sim)}
     print(f"engine ({sim.decision_mode} agents) on {out['graph']} ({len(net)} users): "
           f"{sum(decisions)} agent-decisions in {sum(times):.1f} s over {cfg.n_steps} steps "
           f"(per step {', '.join(f'{t:.1f}' for t in times)} s) = {rate:.1f} decisions/s; "
@@ -196,7 +201,7 @@ def part_scale(args) -> dict:
     wall = time.perf_counter() - t0
     out = {"agents": len(net), "steps": cfg.n_steps, "activation_rate": args.active_share,
            "generate_posts": cfg.generate_posts,
-           "posts_written": int(sim.records()["post_id"].notna().sum()),
+           "posts_written": _posts_written(sim),
            "build_s": build_s, "step_s": times, "decisions_per_step": decisions,
            "wall_s": wall, "peak_rss_mb": peak_rss_mb(), "decision_mode": sim.decision_mode,
            "adopters": len(sim.adopters())}

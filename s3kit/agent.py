@@ -306,8 +306,9 @@ def sharing_context(context: AgentContext, shared: Mapping) -> AgentContext:
         >>> s.received, s.memory
         ([{'text': 'b', 'kind': 'mutual'}], ['m1'])
     """
-    source = shared.get("source") or shared.get("kind") or "followee"
-    return replace(context, received=[message(shared.get("text"), source)],
+    # a feed item's ``kind`` is original/repost, not where it came from: ``source`` is
+    return replace(context, received=[message(shared.get("text"),
+                                              shared.get("source") or "followee")],
                    memory=list(context.memory)[:1])
 
 
