@@ -88,6 +88,9 @@ def plot_spread(df: pd.DataFrame, x: str = "hours", y: str = "adopters", hue: st
     ax = _axes(ax)
     kwargs.setdefault("errorbar", ("pi", 50))
     kwargs.setdefault("drawstyle", "steps-post")
+    # a marker at every measured point: a curve's last value has no step after it, and a
+    # simulated step equal to the real one is otherwise hidden under it
+    kwargs.setdefault("marker", "o")
     sns.lineplot(data=df, x=x, y=y, hue=hue, ax=ax, **kwargs)
     ax.set_xlabel({"hours": "hours since first post", "step": "step"}.get(x, x))
     ax.set_ylabel({"adopters": "cumulative adopters", "new_adopters": "new adopters"}.get(y, y))
