@@ -56,6 +56,7 @@ from .prompts import (
     options,
     post_prompt,
     resolve_language,
+    share_prompt,
     system_prompt,
 )
 from .text import post_words
@@ -274,16 +275,24 @@ def writing_prompt(context: AgentContext, mode: str = "post", language: str | No
 
     Args:
         context: what the agent looks at.
-        mode: ``"post"`` (a post of its own) or ``"repost"`` (the comment of a repost).
+        mode: ``"post"`` (a post of its own), ``"share"`` (the comment it adds when it reposts
+            the first post it received: :func:`sharing_context`, the shared post first in the
+            prompt) or ``"repost"`` (the comment of a repost of one of the posts received).
         language: as in :func:`decision_prompt`.
 
     Examples:
         >>> writing_prompt(reader_context(["hi"], language="en"), "repost").endswith(
         ...     "Reply with the post text only.")
         True
+        >>> writing_prompt(reader_context(["hi"], language="en"), "share").splitlines()[:2]
+        ['You share this post:', '<post>hi</post>']
     """
     c = context
     lang = c.lang() if language is None else language
+    if mode == "share":
+        shared = c.received[0] if c.received else None
+        return share_prompt(c.profile, c.state.emotion, c.state.attitude, c.topic,
+                            list(c.memory), shared, lang, compact=c.compact)
     return post_prompt(c.profile, c.state.emotion, c.state.attitude, c.topic, list(c.memory),
                        list(c.received), lang, mode=mode, compact=c.compact)
 
@@ -578,7 +587,8 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
     Args:
         llm: an LLM backend.
         contexts: one context per writing agent.
-        modes: ``"post"`` or ``"repost"``, one for all or one per context.
+        modes: ``"post"``, ``"share"`` or ``"repost"`` (:func:`writing_prompt`), one for all
+            or one per context.
         max_new_tokens: length cap.
         temperature: sampling temperature (0 = greedy).
         seed: sampling seed.
@@ -598,25 +608,30 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
                              max_new_tokens=max_new_tokens,
                              temperature=temperature, seed=seed)
         for i, p, t in zip(sel, prompts, texts, strict=True):
+            if modes[i] == "share":  # one sentence was asked: the first line
+                t = t.strip().split("\n", 1)[0]
             t = t.strip().strip('"').strip()
             out[i] = "" if echoes_prompt(p, t) else t
     return out
 
 
 def echoes_prompt(prompt: str, text: str, n: int = 16) -> bool:
-    """Whether a generated text merely repeats the opening of its prompt (the persona line).
+    """Whether a generated text merely repeats its prompt (a persona line, the post read).
 
-    Small models asked for a comment sometimes copy the prompt instead; such a text is dropped
-    (a repost then carries no comment), so echoes do not spread along repost chains.
+    Small models asked for a comment often copy a line of the prompt instead; a text whose
+    first ``n`` characters occur in the prompt is dropped (a repost then carries no comment),
+    so echoes do not spread along repost chains.
 
     Examples:
         >>> echoes_prompt("You: 25, male, financial. Bio: ...", "You: 25, male, financial.")
         True
+        >>> echoes_prompt("<post>They can't force us!</post>", "They can't force us! #no")
+        True
         >>> echoes_prompt("You: 25, male, financial. Bio: ...", "So true, share it!")
         False
     """
-    head = " ".join(prompt.split()).lower()[:n]
-    return len(head) == n and " ".join(text.split()).lower().startswith(head)
+    head = " ".join(text.split()).lower()[:n]
+    return len(head) == n and head in " ".join(prompt.split()).lower()
 
 
 def update_states(contexts: Sequence[AgentContext], emotions=None, attitudes=None

@@ -49,7 +49,7 @@ __all__ = [
     "LABELS", "OPTIONS", "SYSTEM", "SYSTEM_COMPACT", "system_prompt", "Template", "TEMPLATES",
     "COMPACT_TEMPLATES", "resolve_language",
     "quote", "persona", "options", "labels",
-    "emotion_prompt", "attitude_prompt", "action_prompt", "post_prompt",
+    "emotion_prompt", "attitude_prompt", "action_prompt", "post_prompt", "share_prompt",
     "gender_prompt", "age_prompt", "occupation_prompt", "demographic_prompt",
 ]
 
@@ -149,6 +149,12 @@ _EN = {
         "Topic: {topic}. You feel {emotion} and your attitude is {attitude}.\n"
         "{memory}{received}{note}"
         "{instruction} Reply with the post text only."),
+    "share": (
+        "You share this post:\n{shared}\n{persona}\n"
+        "Topic: {topic}. You feel {emotion} and your attitude is {attitude}.\n"
+        "{memory}{note}"
+        "Write the comment you add when you share it (one sentence). "
+        "Reply with the comment only."),
     "gender": (
         "{profile}{note}"
         "Is the author of this profile male or female? Answer with one word: male or female."),
@@ -181,6 +187,9 @@ _ZH = {
         "{persona}\n"
         "话题：{topic}。你的情绪是{emotion}，态度是{attitude}。\n{memory}{received}{note}"
         "{instruction}只回复微博正文。"),
+    "share": ("你转发这条微博：\n{shared}\n{persona}\n"
+              "话题：{topic}。你的情绪是{emotion}，态度是{attitude}。\n{memory}{note}"
+              "写下你转发时附上的简短评论（一句话）。只回复评论正文。"),
     "gender": "{profile}{note}这个用户是男性还是女性？只用一个字回答：男或女。",
     "age": ("{profile}{note}这个用户大约多大年龄？只用一个词回答：少年、二十多岁、三十多岁、"
             "四十多岁或五十岁以上。"),
@@ -207,6 +216,9 @@ _EN_COMPACT = {
                "your own) or nothing."),
     "post": ("{persona}\n{memory}{received}Topic: {topic}. You feel {emotion}; attitude: "
              "{attitude}.\n{instruction} Reply with the post text only."),
+    "share": ("You share this post:\n{shared}\n{persona}\n{memory}Topic: {topic}. You feel "
+              "{emotion}; attitude: {attitude}.\nWrite the comment you add (one sentence). "
+              "Reply with the comment only."),
 }
 _ZH_COMPACT = {
     "emotion": ("{persona}\n{memory}{received}话题：{topic}。之前情绪：{emotion}；"
@@ -217,6 +229,8 @@ _ZH_COMPACT = {
                "你现在做什么？一个词：转发、发帖或忽略。"),
     "post": ("{persona}\n{memory}{received}话题：{topic}。情绪：{emotion}；态度：{attitude}。\n"
              "{instruction}只回复微博正文。"),
+    "share": ("你转发这条微博：\n{shared}\n{persona}\n{memory}话题：{topic}。情绪：{emotion}；"
+              "态度：{attitude}。\n写下你附上的评论（一句话）。只回复评论正文。"),
 }
 COMPACT_TEMPLATES = {(lang, task): Template(task, lang, text)
                      for lang, table in (("en", _EN_COMPACT), ("zh", _ZH_COMPACT))
@@ -515,6 +529,31 @@ def post_prompt(profile, emotion="calm", attitude=None, topic=None, memory=None,
     lang = resolve_language(language, profile or {}, topic or "", memory or [], received or [])
     return _state_prompt("post", profile, emotion, attitude, topic, memory, received, lang,
                          compact, instruction=_POST_INSTRUCTION[lang][mode])
+
+
+def share_prompt(profile, emotion="calm", attitude=None, topic=None, memory=None,
+                 shared: str | Mapping | None = None, language="auto",
+                 compact: bool = False) -> str:
+    """Prompt that asks for the comment an agent adds when it reposts ``shared``.
+
+    The shared post comes first, the reader's persona, memory and state after it: the agents
+    that comment on one post send prompts with the same head, which the embedded backend
+    computes once per call (and a prefix-caching server once per step). Small models also
+    write a comment after this order, where with the persona first they tend to copy it.
+
+    Examples:
+        >>> print(share_prompt({"gender": "female", "age": 34}, shared="Big news",
+        ...                    language="en", compact=True))
+        You share this post:
+        <post>Big news</post>
+        You: 34, female
+        Topic: the event. You feel calm; attitude: undecided.
+        Write the comment you add (one sentence). Reply with the comment only.
+    """
+    text = shared.get("text") if isinstance(shared, Mapping) else shared
+    limit = COMPACT_LIMITS["post_chars"] if compact else 400
+    return _state_prompt("share", profile, emotion, attitude, topic, memory, [text or ""],
+                         language, compact, shared=quote(text, max_chars=limit))
 
 
 # ---------------------------------------------------------------------------------------

@@ -880,7 +880,8 @@ class Simulation:
             writing = [sharing_context(final[j], out[j]["parent"]) if out[j]["parent"]
                        else final[j] for j in writers]
             texts = write_posts(self.active_llm, writing,
-                                  [out[j]["action"] for j in writers],
+                                  ["share" if out[j]["parent"] else out[j]["action"]
+                                   for j in writers],
                                   max_new_tokens=cfg.max_new_tokens,
                                   temperature=cfg.temperature, seed=seed)
         self._keep_trace(rep, active, (contexts, contexts, contexts), (p_emo, p_att, p_act),

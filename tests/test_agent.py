@@ -117,3 +117,14 @@ def test_a_comment_that_only_echoes_the_persona_is_dropped():
     ctxs = [reader_context(["big news"], profile={"gender": "female", "age": 30, "bio": b},
                            language="en") for b in ("nurse", "teacher")]
     assert write_posts(Echo(), ctxs, "repost") == ["So true, sharing.", ""]
+
+
+def test_a_share_comment_is_its_first_line_and_a_copy_of_the_shared_post_is_dropped():
+    class Writer:  # small models run on into a second block, or copy the post they share
+        def generate(self, prompts, **kw):
+            assert all(p.startswith("You share this post:") for p in prompts)
+            return ["Stay safe, everyone.\n\nYou: 30, female", "Big news for everyone, read it!"]
+
+    ctxs = [reader_context(["Big news for everyone, read it!"], profile={"gender": "female"},
+                           language="en") for _ in range(2)]
+    assert write_posts(Writer(), ctxs, "share") == ["Stay safe, everyone.", ""]

@@ -6,6 +6,10 @@ posts, interventions). A refactor that changes them changed behaviour. Saved aga
 changes of behaviour (not refactors): a repost's comment reads only the post it shares
 (``s3kit.agent.sharing_context``: calibrated frames), and the heads and memory pools read a
 post's words without the ``//@user:`` marks of repost chains (``s3kit.text.post_words``: both).
+And again when a written text that copies any part of its prompt was dropped as an echo
+(``s3kit.agent.echoes_prompt``, was: only the prompt's opening; both: the fake model's words
+repeat texts of earlier posts) and a repost comment got its own prompt with the shared post
+first (``s3kit.prompts.share_prompt``: calibrated).
 """
 
 from __future__ import annotations

@@ -178,15 +178,15 @@ def predict_labels(llm, task: str, items: pd.DataFrame, labels: Sequence[str]) -
 def content_prompts(items: pd.DataFrame) -> tuple[list[str], str]:
     """Prompts asking an agent to share each item's parent post with its own words.
 
-    The agent reads the parent post from a followee (:func:`s3kit.agent.writing_prompt`,
-    ``mode="repost"``).
+    The agent shares the parent post (:func:`s3kit.agent.writing_prompt`, ``mode="share"``,
+    as a replay's calibrated agents write their repost comments).
 
     Returns:
         ``(prompts, system)`` in the items' language.
     """
     lang = str(items["language"].iloc[0])
     prompts = [writing_prompt(reader_context([message(c, "followee")], topic=topic_line(tp),
-                                             language=lang), "repost")
+                                             language=lang), "share")
                for c, tp in zip(items["context"], items["topic"], strict=True)]
     return prompts, system_prompt(lang)
 
