@@ -537,9 +537,9 @@ def share_prompt(profile, emotion="calm", attitude=None, topic=None, memory=None
     """Prompt that asks for the comment an agent adds when it reposts ``shared``.
 
     The shared post comes first, the reader's persona, memory and state after it: the agents
-    that comment on one post send prompts with the same head, which the embedded backend
-    computes once per call (and a prefix-caching server once per step). Small models also
-    write a comment after this order, where with the persona first they tend to copy it.
+    that comment on one post send prompts with the same head (a prefix-caching server such as
+    vLLM computes it once), and the 135M default model copies its prompt less often in this
+    order (with the persona first most of its comments were copies of the persona line).
 
     Examples:
         >>> print(share_prompt({"gender": "female", "age": 34}, shared="Big news",

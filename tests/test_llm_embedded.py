@@ -243,22 +243,3 @@ def test_prefix_cache_reuses_an_agent_head_without_changing_answers(llm):
     assert 0 < cache.nbytes <= cache.max_bytes
     agent.reset_prefix_cache()
     assert len(cache) == 0 and cache.nbytes == 0
-
-
-def test_prompts_that_share_a_head_compute_it_once_and_answer_the_same(llm):
-    """Agents commenting on one post: the post's tokens run once per call, answers unchanged,
-    and nothing of it stays in memory after the call."""
-    from s3kit.llm.embedded import EmbeddedLLM
-
-    post = "You share this post:\n" + " ".join(_prompts(12)[:4]) + "\n"
-    prompts = [post + f"You: {20 + i}, teacher. Write the comment you add." for i in range(5)]
-    prompts.append(_prompts(3)[2])  # shares nothing
-    alone = EmbeddedLLM.from_model(llm.hf_model, llm.tokenizer)
-    alone.shared_head_mb = 0  # reference: every prompt computed whole
-    ref = alone.generate(prompts, system=SYSTEM, max_new_tokens=8)
-    assert alone.stats.reused_tokens == 0
-
-    shared = EmbeddedLLM.from_model(llm.hf_model, llm.tokenizer)
-    assert shared.generate(prompts, system=SYSTEM, max_new_tokens=8) == ref
-    assert shared.stats.reused_tokens >= 5 * (len(shared.token_ids(post)) - 2)
-    assert len(shared.prefix_cache) == 0

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import BackendError
 from .base import CallStats, normalise_log_scores
 from .cache import CachedBackend, ResponseCache, open_cache
-from .kvcache import PrefixKVCache, common_prefixes
+from .kvcache import PrefixKVCache
 from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model, release_heap
 
 __all__ = ["EmbeddedLLM"]
@@ -73,8 +73,6 @@ class EmbeddedLLM(CachedBackend):
         tokenizer: its tokenizer (left padding, s3kit's chat template).
         prefix_cache: the :class:`~s3kit.llm.kvcache.PrefixKVCache` (``clear()`` it to make
             the next calls independent of the previous ones).
-        shared_head_mb: memory bound of the heads that the prompts of one ``generate`` call
-            share, computed once per call and dropped after it (0: each prompt alone).
 
     Examples:
         >>> from s3kit.llm import load_llm
@@ -100,7 +98,6 @@ class EmbeddedLLM(CachedBackend):
         self._net = None
         self._prefixes: OrderedDict = OrderedDict()
         self.prefix_cache = PrefixKVCache(int(prefix_cache_mb) << 20)
-        self.shared_head_mb = 256
         self._timing = {"score": [0, 0.0], "generate": [0, 0.0]}
         self._adapter_id = None
         self._dtype_name = None
@@ -288,32 +285,13 @@ class EmbeddedLLM(CachedBackend):
         """Longest cached prefix of each body: ``{i: (n, kv)}`` (at least one token left)."""
         return {i: self.prefix_cache.match(kv_key, b[:-1]) for i, b in bodies.items()}
 
-    def _shared_heads(self, state, kv_key, bodies: dict, found: dict) -> dict:
-        """``found`` with the heads that several uncached bodies share, each computed once.
-
-        Many agents of one replay step comment on the same post, and a writing prompt starts
-        with the post it shares (:func:`s3kit.agent.writing_prompt`): the common head's
-        key/values are computed in one forward pass and kept in a cache that lives for this
-        call only (bounded by ``shared_head_mb``), so they cost no memory afterwards.
-        """
-        todo = [b[:-1] for i, b in bodies.items() if not found[i][0]]
-        heads = common_prefixes(todo, self.prefix_cache.min_tokens)
-        if not heads or not self.shared_head_mb:
-            return found
-        local = PrefixKVCache(int(self.shared_head_mb) << 20, self.prefix_cache.min_tokens)
-        for start in range(0, len(heads), self.batch_size):
-            self._forward_bodies(state, [list(h) for h in heads[start:start + self.batch_size]],
-                                 keep=1, store=kv_key, cache=local)
-        return {i: local.match(kv_key, b[:-1]) if not found[i][0] else found[i]
-                for i, b in bodies.items()}
-
     def _forward_bodies(self, state, bodies: list[list[int]], keep: int, found=None,
-                        store=None, cache=None):
+                        store=None):
         """Run left-padded bodies after the shared prefix -> (logits, cache, mask, last_pos).
 
         ``found`` gives each body's cached prefix (:meth:`_reuse`); the bodies start after
         it. With ``store`` (the :meth:`_kv_key` given to :meth:`_reuse`), the bodies that
-        reused nothing are stored under it in ``cache`` (default: the prefix cache).
+        reused nothing are stored in the prefix cache under it.
         """
         torch = self._torch
         batch = len(bodies)
@@ -339,16 +317,15 @@ class EmbeddedLLM(CachedBackend):
                         past_key_values=past, use_cache=True, logits_to_keep=keep)
         self.stats.calls += 1
         self.stats.reused_tokens += sum(n for n, _ in found)
-        cache = self.prefix_cache if cache is None else cache
-        if store is not None and cache.max_bytes:
+        if store is not None and self.prefix_cache.max_bytes:
             layers = out.past_key_values.layers
             for i, (n, _) in enumerate(found):
-                if n == 0 and len(bodies[i]) >= cache.min_tokens:
+                if n == 0 and len(bodies[i]) >= self.prefix_cache.min_tokens:
                     size = len(bodies[i])
                     kv = torch.stack([torch.stack([layer.keys[i, :, -size:],
                                                    layer.values[i, :, -size:]])
                                       for layer in layers])
-                    cache.put(store, bodies[i], kv)
+                    self.prefix_cache.put(store, bodies[i], kv)
         return out.logits, out.past_key_values, mask, positions[:, -1]
 
     def _held_cache(self, state, found, held: int):
@@ -469,9 +446,7 @@ class EmbeddedLLM(CachedBackend):
         generator seeded by ``(seed, prompt)``, so an answer does not depend on the batch.
         Generation reads the prefix cache (an agent's head that its decisions scored before)
         but does not fill it: a writing prompt is asked once, and storing hundreds of them
-        per replay step cost memory and copies for no reuse. A head that several prompts of
-        the call start with (the post that many agents comment on) is computed once for them
-        (:meth:`_shared_heads`).
+        per replay step cost memory and copies for no reuse.
 
         Args:
             prompts: user messages.
@@ -495,8 +470,6 @@ class EmbeddedLLM(CachedBackend):
             found = self._reuse(kv_key, bodies)
             fresh = {}
             n_generated = 0
-            with torch.inference_mode():
-                found = self._shared_heads(state, kv_key, bodies, found)
             with torch.inference_mode():
                 for chunk in self._order(todo, self._new_lengths(lengths, found)):
                     gens = None

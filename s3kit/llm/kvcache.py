@@ -28,13 +28,12 @@ Examples:
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 
 import numpy as np
 
-__all__ = ["PrefixKVCache", "common_prefixes"]
+__all__ = ["PrefixKVCache"]
 
 
 class PrefixKVCache:
@@ -124,33 +123,3 @@ class PrefixKVCache:
             if not self._index[bucket]:
                 del self._index[bucket]
         return True
-
-
-def common_prefixes(seqs: Sequence[Sequence[int]], min_tokens: int) -> list[tuple[int, ...]]:
-    """Token prefixes of at least ``min_tokens`` that two or more of ``seqs`` start with.
-
-    Sorted, sequences with a common head are neighbours; each maximal run of neighbours that
-    share at least ``min_tokens`` gives one prefix, the part the whole run shares (the post that
-    many agents comment on, say, before each agent's own lines).
-
-    Examples:
-        >>> common_prefixes([[1, 2, 3, 4], [9, 9, 9], [1, 2, 3, 5], [1, 2, 3, 4, 6]], 3)
-        [(1, 2, 3)]
-        >>> common_prefixes([[1, 2, 3], [1, 2, 4]], 3)
-        []
-    """
-    ordered = sorted(tuple(s) for s in seqs)
-    out, run = [], None  # run: length of the current run's common prefix
-    for prev, cur in itertools.pairwise(ordered):
-        m = min(len(prev), len(cur))
-        diff = np.flatnonzero(np.asarray(prev[:m]) != np.asarray(cur[:m]))
-        n = int(diff[0]) if len(diff) else m
-        if n >= min_tokens:
-            run = n if run is None else min(run, n)
-            continue
-        if run is not None:
-            out.append(prev[:run])
-        run = None
-    if run is not None:
-        out.append(ordered[-1][:run])
-    return out
