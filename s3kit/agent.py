@@ -582,7 +582,8 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
                 ) -> list[str]:
     """Generate post texts (or repost comments) conditioned on profile and state.
 
-    One batched ``llm.generate`` call per prompt language.
+    One batched ``llm.generate`` call per prompt language (and one for the comments of
+    ``"share"``, which stop at the end of their first line).
 
     Args:
         llm: an LLM backend.
@@ -600,13 +601,14 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
     contexts = list(contexts)
     modes = [modes] * len(contexts) if isinstance(modes, str) else list(modes)
     out = [""] * len(contexts)
-    groups = [(c.lang(), c.compact) for c in contexts]
-    for lang, compact in dict.fromkeys(groups):
-        sel = [i for i, g in enumerate(groups) if g == (lang, compact)]
+    groups = [(c.lang(), c.compact, m == "share") for c, m in zip(contexts, modes, strict=True)]
+    for lang, compact, share in dict.fromkeys(groups):
+        sel = [i for i, g in enumerate(groups) if g == (lang, compact, share)]
         prompts = [writing_prompt(contexts[i], modes[i], lang) for i in sel]
+        # a comment is one line: the model stops at its end instead of the length cap
         texts = llm.generate(prompts, system=system_prompt(lang, compact),
-                             max_new_tokens=max_new_tokens,
-                             temperature=temperature, seed=seed)
+                             max_new_tokens=max_new_tokens, temperature=temperature,
+                             seed=seed, **({"stop": ["\n"]} if share else {}))
         for i, p, t in zip(sel, prompts, texts, strict=True):
             if modes[i] == "share":  # one sentence was asked: the first line
                 t = t.strip().split("\n", 1)[0]

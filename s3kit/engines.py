@@ -174,14 +174,14 @@ class ShardedLLM:
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
                  max_new_tokens: int = 40, temperature: float = 0.0,
-                 seed: int | None = None) -> list[str]:
+                 seed: int | None = None, stop: Sequence[str] = ()) -> list[str]:
         """Sharded ``generate``: one string per prompt, in order."""
         prompts = list(prompts)
         if not prompts:
             return []
         parts = self._run("generate", prompts, lambda lo, hi: (prompts[lo:hi],),
                           {"system": system, "max_new_tokens": max_new_tokens,
-                           "temperature": temperature, "seed": seed})
+                           "temperature": temperature, "seed": seed, "stop": stop})
         return [text for part in parts for text in part]
 
     def logprob(self, prompts: Sequence[str], continuations: Sequence[str], *,

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .text import detect_language
+from .text import detect_language, post_words
 from .vocabulary import (
     ACTIONS,
     AGE_BRACKETS,
@@ -540,9 +540,11 @@ def share_prompt(profile, emotion="calm", attitude=None, topic=None, memory=None
     that comment on one post send prompts with the same head (a prefix-caching server such as
     vLLM computes it once), and the 135M default model copies its prompt less often in this
     order (with the persona first most of its comments were copies of the persona line).
+    Posts show their words without the ``//@user:`` marks of repost chains
+    (:func:`s3kit.text.post_words`): deep in a cascade the marks were most of the prompt.
 
     Examples:
-        >>> print(share_prompt({"gender": "female", "age": 34}, shared="Big news",
+        >>> print(share_prompt({"gender": "female", "age": 34}, shared="//@ann: Big news",
         ...                    language="en", compact=True))
         You share this post:
         <post>Big news</post>
@@ -550,9 +552,10 @@ def share_prompt(profile, emotion="calm", attitude=None, topic=None, memory=None
         Topic: the event. You feel calm; attitude: undecided.
         Write the comment you add (one sentence). Reply with the comment only.
     """
-    text = shared.get("text") if isinstance(shared, Mapping) else shared
+    text = post_words(shared.get("text") if isinstance(shared, Mapping) else shared)
+    memory = [post_words(m) for m in memory or []]
     limit = COMPACT_LIMITS["post_chars"] if compact else 400
-    return _state_prompt("share", profile, emotion, attitude, topic, memory, [text or ""],
+    return _state_prompt("share", profile, emotion, attitude, topic, memory, [text],
                          language, compact, shared=quote(text, max_chars=limit))
 
 

@@ -243,3 +243,13 @@ def test_prefix_cache_reuses_an_agent_head_without_changing_answers(llm):
     assert 0 < cache.nbytes <= cache.max_bytes
     agent.reset_prefix_cache()
     assert len(cache) == 0 and cache.nbytes == 0
+
+
+def test_generation_ends_at_a_stop_string_and_stops_computing_there(llm):
+    prompts = ["Write one short sentence about rain.", _prompts(20)[19]]
+    full = llm.generate(prompts, system=SYSTEM, max_new_tokens=12)
+    assert all(" " in t for t in full)
+    before = llm.stats.completion_tokens
+    cut = llm.generate(prompts, system=SYSTEM, max_new_tokens=12, stop=[" "])
+    assert cut == [t.split(" ")[0] for t in full]
+    assert llm.stats.completion_tokens - before < 6 * len(prompts)  # not run to the cap

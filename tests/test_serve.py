@@ -88,6 +88,16 @@ def stub_server():
         yield server, stub
 
 
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 def _get(url: str, token: str | None = None) -> tuple[int, dict]:
     request = urllib.request.Request(url)
     if token:
@@ -334,6 +344,9 @@ def test_the_openai_client_works_against_the_server(real_server):
         assert np.abs(ours - theirs).max() < 0.05, (ours, theirs)  # same model, no prefix KV
     assert remote.generate(prompts, system=system, max_new_tokens=8) == llm.generate(
         prompts, system=system, max_new_tokens=8)
+    # a stop string ends the answer through the chat route too
+    assert remote.generate(prompts, system=system, max_new_tokens=8, stop=[" "]) == [
+        t.split(" ")[0] for t in llm.generate(prompts, system=system, max_new_tokens=8)]
     import openai
 
     client = openai.OpenAI(base_url=server.base_url + "/v1", api_key="unused")
@@ -386,3 +399,15 @@ def test_voila_applies_the_culling_settings(monkeypatch):
     km = app.kernel_manager
     assert {k: getattr(km, k) for k in CULLING} == CULLING
     assert km.kernel_manager_factory(parent=km).autorestart is False
+
+
+def test_stop_strings_cut_answers_through_the_server(stub_server):
+    server, stub = stub_server
+    llm = ServerLLM(server.base_url).connect()
+    prompts = ["a storm is coming", "the council closed the library"]
+    full = llm.generate(prompts, max_new_tokens=8)
+    assert all(" " in t for t in full)  # the fake's answers have several words
+    assert llm.generate(prompts, max_new_tokens=8, stop=[" "]) == [t.split()[0] for t in full]
+    status, body = _post(server.base_url + "/v1/s3kit/generate",
+                         {"prompts": prompts, "stop": [""]})
+    assert status == 400 and "stop" in body["error"]["message"]

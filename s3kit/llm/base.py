@@ -23,7 +23,7 @@ import numpy as np
 from .models import DEFAULT_MODEL, MODELS
 
 __all__ = ["CallStats", "CostEstimate", "LLM", "estimate", "normalise_log_scores", "as_str_list",
-           "text_pairs"]
+           "text_pairs", "cut_at_stop"]
 
 
 @dataclass
@@ -86,14 +86,27 @@ class LLM(Protocol):
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
                  max_new_tokens: int = 40, temperature: float = 0.0,
-                 seed: int | None = None) -> list[str]:
-        """Generate the assistant's answer to each prompt."""
+                 seed: int | None = None, stop: Sequence[str] = ()) -> list[str]:
+        """Generate the assistant's answer to each prompt (cut before the first ``stop``)."""
         ...
 
     def logprob(self, prompts: Sequence[str], continuations: Sequence[str], *,
                 system: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Summed log-probability and token count of each continuation as the answer."""
         ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str] = ()) -> tuple[str, bool]:
+    """``text`` up to the first of the ``stop`` strings, and whether one occurred.
+
+    Examples:
+        >>> cut_at_stop("So true. You: 25, male", [" You:"])
+        ('So true.', True)
+        >>> cut_at_stop("So true.", [" You:"])
+        ('So true.', False)
+    """
+    at = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:at], True) if at >= 0 else (text, False)
 
 
 def normalise_log_scores(log_scores: np.ndarray) -> np.ndarray:

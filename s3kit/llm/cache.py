@@ -197,7 +197,8 @@ class CachedBackend:
                 result[i] = found[k]
         return prompts, options, result, keys, todo
 
-    def _cached_generations(self, prompts, system, max_new_tokens, temperature, seed):
+    def _cached_generations(self, prompts, system, max_new_tokens, temperature, seed,
+                            stop=()):
         """Checked ``generate`` arguments with the answers the cache has already filled in.
 
         Returns:
@@ -209,6 +210,8 @@ class CachedBackend:
         seed = self.seed if seed is None else seed
         params = {"max_new_tokens": int(max_new_tokens), "temperature": float(temperature),
                   "seed": seed if temperature > 0 else None}
+        if stop:  # keys without stop strings stay those of earlier releases
+            params["stop"] = list(stop)
         keys = [self._key("generate", system, p, **params) for p in prompts]
         found = self._lookup(keys)
         result = [found.get(k) for k in keys]

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendError
-from .base import CallStats, normalise_log_scores
+from .base import CallStats, cut_at_stop, normalise_log_scores
 from .cache import CachedBackend, ResponseCache, open_cache
 from .kvcache import PrefixKVCache
 from .models import DEFAULT_MODEL, MODELS, adapter_path, load_base_model, release_heap
@@ -439,7 +439,7 @@ class EmbeddedLLM(CachedBackend):
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
                  max_new_tokens: int = 40, temperature: float = 0.0,
-                 seed: int | None = None) -> list[str]:
+                 seed: int | None = None, stop: Sequence[str] = ()) -> list[str]:
         """Generate the assistant's answer to each prompt (batched, shared system prefix).
 
         Greedy when ``temperature == 0``. With sampling, each prompt draws from its own
@@ -454,12 +454,14 @@ class EmbeddedLLM(CachedBackend):
             max_new_tokens: length cap.
             temperature: sampling temperature (0 = greedy).
             seed: sampling seed (default: the backend's ``seed``).
+            stop: strings the answer ends before; a row stops generating when its text
+                holds one (so a one-line comment costs its line, not the length cap).
 
         Returns:
             One string per prompt (stripped, without the end-of-turn token).
         """
         prompts, result, keys, todo, seed = self._cached_generations(
-            prompts, system, max_new_tokens, temperature, seed)
+            prompts, system, max_new_tokens, temperature, seed, stop)
         if todo and max_new_tokens > 0:
             torch = self._torch
             t0 = time.perf_counter()
@@ -491,7 +493,8 @@ class EmbeddedLLM(CachedBackend):
                         for pos, tok in enumerate(nxt.tolist()):
                             if tok not in self._eos:
                                 out_tokens[active[pos]].append(tok)
-                                keep.append(pos)
+                                if not (stop and self._stopped(out_tokens[active[pos]], stop)):
+                                    keep.append(pos)
                         if not keep:
                             break
                         if len(keep) < len(active):  # drop finished rows from the batch
@@ -502,7 +505,7 @@ class EmbeddedLLM(CachedBackend):
                         logits, mask, last = self._step(cache, mask, last, nxt.unsqueeze(1))
                     for row, i in enumerate(chunk):
                         text = self.tokenizer.decode(out_tokens[row], skip_special_tokens=True)
-                        result[i] = text.strip()
+                        result[i] = cut_at_stop(text.lstrip(), stop)[0].strip()
                         fresh[keys[i]] = result[i]
                         n_generated += len(out_tokens[row])
             self.stats.prompts += len(todo)
@@ -514,6 +517,11 @@ class EmbeddedLLM(CachedBackend):
             self._timing["generate"][1] += elapsed
             self._store(fresh)
         return [r if r is not None else "" for r in result]
+
+    def _stopped(self, tokens: list[int], stop: Sequence[str]) -> bool:
+        """Whether the text of ``tokens`` holds a stop string (checked in its last 64 tokens)."""
+        text = self.tokenizer.decode(tokens[-64:], skip_special_tokens=True)
+        return cut_at_stop(text.lstrip(), stop)[1]  # answers are stripped: lead is not a stop
 
     def _choose(self, logits, temperature: float, gens):
         torch = self._torch

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .base import CallStats, as_str_list, text_pairs
+from .base import CallStats, as_str_list, cut_at_stop, text_pairs
 
 __all__ = ["FakeLLM"]
 
@@ -68,15 +68,16 @@ class FakeLLM:
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
                  max_new_tokens: int = 40, temperature: float = 0.0,
-                 seed: int | None = None) -> list[str]:
-        """Canned text: a few words picked by a hash of the prompt."""
+                 seed: int | None = None, stop: Sequence[str] = ()) -> list[str]:
+        """Canned text: a few words picked by a hash of the prompt (cut at ``stop``)."""
         prompts = as_str_list(prompts, "prompts")
         seed = self.seed if seed is None else seed
         out = []
         for prompt in prompts:
             rng = np.random.default_rng(_u64(seed, system, prompt, temperature))
             n = int(min(max_new_tokens, rng.integers(3, 9)))
-            out.append(" ".join(_WORDS[j] for j in rng.integers(0, len(_WORDS), n)))
+            text = " ".join(_WORDS[j] for j in rng.integers(0, len(_WORDS), n))
+            out.append(cut_at_stop(text, stop)[0])
         self.stats.calls += 1 if prompts else 0
         self.stats.prompts += len(prompts)
         self.stats.completion_tokens += sum(len(t.split()) for t in out)

@@ -388,7 +388,7 @@ class OpenAILLM(CachedBackend):
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
                  max_new_tokens: int = 40, temperature: float = 0.0,
-                 seed: int | None = None) -> list[str]:
+                 seed: int | None = None, stop: Sequence[str] = ()) -> list[str]:
         """Chat completion for each prompt (concurrent requests).
 
         Args:
@@ -397,18 +397,20 @@ class OpenAILLM(CachedBackend):
             max_new_tokens: length cap.
             temperature: sampling temperature (0 = greedy).
             seed: sampling seed sent to the server (default: the backend's ``seed``).
+            stop: strings the answer ends before (the server's ``stop``).
 
         Returns:
             One stripped string per prompt.
         """
         prompts, result, keys, todo, seed = self._cached_generations(
-            prompts, system, max_new_tokens, temperature, seed)
+            prompts, system, max_new_tokens, temperature, seed, stop)
+        extra = {"stop": list(stop)} if stop else {}
 
         def one(i):
             response = self._request(
                 self.client.chat.completions.create, model=self.model,
                 messages=self._messages(prompts[i], system), max_tokens=int(max_new_tokens),
-                temperature=float(temperature), seed=seed)
+                temperature=float(temperature), seed=seed, **extra)
             return (response.choices[0].message.content or "").strip()
 
         if todo:

@@ -225,7 +225,7 @@ class ServerLLM:
 
     def generate(self, prompts: Sequence[str], *, system: str | None = None,
                  max_new_tokens: int = 40, temperature: float = 0.0,
-                 seed: int | None = None) -> list[str]:
+                 seed: int | None = None, stop: Sequence[str] = ()) -> list[str]:
         """The answer to each prompt (the server's ``EmbeddedLLM.generate``)."""
         prompts = as_str_list(prompts, "prompts")
         if not prompts:
@@ -233,7 +233,7 @@ class ServerLLM:
         out = self._post("/v1/s3kit/generate", {
             "prompts": prompts, "system": system, "max_new_tokens": int(max_new_tokens),
             "temperature": float(temperature), "seed": self.seed if seed is None else seed,
-            "cache": self.use_cache})
+            "stop": list(stop), "cache": self.use_cache})
         self.stats.prompts += len(prompts)
         return list(out["texts"])
 

@@ -611,11 +611,11 @@ class ModelServer:
         self._merged("score", jobs, lambda p: p, call, use_cache)
 
     def _run_generate(self, key: tuple, jobs: list[_Job]) -> None:
-        system, max_new_tokens, temperature, seed, use_cache = key
+        system, max_new_tokens, temperature, seed, stop, use_cache = key
 
         def call(prompts):
             return self.llm.generate(prompts, system=system, max_new_tokens=max_new_tokens,
-                                     temperature=temperature, seed=seed)
+                                     temperature=temperature, seed=seed, stop=stop)
 
         self._merged("generate", jobs, lambda p: p, call, use_cache)
 
@@ -850,12 +850,21 @@ def _route_score(app: ModelServer, body: dict) -> dict:
         len(prompts), len(options)))}
 
 
+def _stop_strings(body: dict) -> tuple[str, ...]:
+    """The request's ``stop``: a string or a list of non-empty strings (OpenAI's field)."""
+    stop = body.get("stop") or ()
+    stop = [stop] if isinstance(stop, str) else stop
+    if not isinstance(stop, list | tuple) or not all(isinstance(s, str) and s for s in stop):
+        raise _BadRequest("stop must be a string or a list of non-empty strings")
+    return tuple(stop)
+
+
 def _route_generate(app: ModelServer, body: dict) -> dict:
     prompts = _str_list(body.get("prompts"), "prompts")
     temperature = float(body.get("temperature", 0.0))
     seed = body.get("seed")
     key = (body.get("system"), int(body.get("max_new_tokens", 40)), temperature,
-           None if seed is None else int(seed), _cache_flag(body))
+           None if seed is None else int(seed), _stop_strings(body), _cache_flag(body))
     return {"texts": app.submit("generate", key, prompts, len(prompts))}
 
 
@@ -921,7 +930,8 @@ def _route_chat(app: ModelServer, body: dict) -> dict:
             "index": 0, "message": {"role": "assistant", "content": out["text"]},
             "finish_reason": out["finish"], "logprobs": {"content": content}}],
             "usage": _usage(out["n_prompt"], len(out["generated"]))}
-    key = (system, max_tokens, temperature, None if seed is None else int(seed), True)
+    key = (system, max_tokens, temperature, None if seed is None else int(seed),
+           _stop_strings(body), True)
     text = app.submit("generate", key, [prompt], 1)[0]
     counts = [0, 0]
     if getattr(app.llm, "hf_model", None) is not None:
