@@ -59,7 +59,7 @@ class EmbeddedLLM(CachedBackend):
         adapter: name of a PEFT adapter under ``adapter_path(name)``, or a folder.
         cache: response cache: ``True`` (default file), a path, a ``ResponseCache`` or
             ``False``.
-        batch_size: prompts per forward pass.
+        batch_size: prompts per forward pass (``generate``: four times as many).
         dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``resolve_dtype``).
         seed: default seed for sampled generation.
         prefix_cache_mb: memory bound of the prefix key/value cache (0: off).
@@ -369,10 +369,11 @@ class EmbeddedLLM(CachedBackend):
     def _new_lengths(lengths: list[int], found: dict) -> list[int]:
         return [n - found[i][0] if i in found else n for i, n in enumerate(lengths)]
 
-    def _order(self, todo: list[int], lengths: list[int]):
+    def _order(self, todo: list[int], lengths: list[int], size: int | None = None):
+        size = size or self.batch_size
         order = sorted(todo, key=lambda i: -lengths[i])
-        for start in range(0, len(order), self.batch_size):
-            yield order[start:start + self.batch_size]
+        for start in range(0, len(order), size):
+            yield order[start:start + size]
 
     # ------------------------------------------------------------------ public API
     def score(self, prompts: Sequence[str], options: Sequence[str], *,
@@ -473,7 +474,10 @@ class EmbeddedLLM(CachedBackend):
             fresh = {}
             n_generated = 0
             with torch.inference_mode():
-                for chunk in self._order(todo, self._new_lengths(lengths, found)):
+                # decoding reads every weight once per token for all rows of a batch: more
+                # rows per pass pay (256 comments: 32.7 s at 16 rows, 22.7 s at 64)
+                for chunk in self._order(todo, self._new_lengths(lengths, found),
+                                         4 * self.batch_size):
                     gens = None
                     if temperature > 0:
                         gens = []
