@@ -242,8 +242,9 @@ def _evaluate_content(task: Task, context: BenchContext, sizes: BenchSizes) -> D
     ev, llm = task.eval, context.llm
     prompts, system = content_prompts(ev)
     t0 = time.perf_counter()
+    # as a replay's agents write a repost comment: greedy, one line
     gen = llm.generate(prompts, system=system, max_new_tokens=sizes.max_new_tokens,
-                       temperature=0.0, seed=context.seed)
+                       temperature=0.0, seed=context.seed, stop=["\n"])
     lp, nt = llm.logprob(prompts, [str(t) for t in ev["text"]], system=system)
     emb = context.embedder(str(ev["language"].iloc[0]))
     real = emb.embed([str(t) for t in ev["text"]])
@@ -253,7 +254,8 @@ def _evaluate_content(task: Task, context: BenchContext, sizes: BenchSizes) -> D
                "tokens": int(np.sum(nt))}
     entry = {"n": int(len(ev)), "metrics": metrics,
              "baselines": content_baselines(task, emb, real),
-             "method": f"generate (greedy, {sizes.max_new_tokens} new tokens) + logprob",
+             "method": f"generate (greedy, one line, at most {sizes.max_new_tokens} new "
+                       "tokens) + logprob",
              "embedder": type(emb).__name__, "seconds": round(seconds, 1),
              "examples": [{"context": str(c)[:200], "real": str(r)[:200], "generated": g[:200]}
                           for c, r, g in list(zip(ev["context"], ev["text"], gen,
