@@ -563,13 +563,14 @@ class EmbeddedLLM(CachedBackend):
                     keep = max(len(conts[i]) for i in chunk) + 1
                     logits, _, _, _ = self._forward_bodies(
                         state, [bodies[i] for i in chunk], keep=keep)
-                    logp = torch.log_softmax(logits.float(), dim=-1)
                     for row, i in enumerate(chunk):
                         c = len(conts[i])
-                        if c:
-                            idx = torch.arange(keep - c - 1, keep - 1)
+                        if c:  # one row's positions in float at a time: a batch of long
+                            # replies in float was GBs (rows x tokens x 49k vocabulary)
+                            logp = torch.log_softmax(
+                                logits[row, keep - c - 1:keep - 1].float(), dim=-1)
                             tgt = torch.tensor(conts[i], dtype=torch.long)
-                            sums[i] = float(logp[row, idx, tgt].double().sum())
+                            sums[i] = float(logp[torch.arange(c), tgt].double().sum())
                         counts[i] = c
                         fresh[keys[i]] = [sums[i], int(c)]
             self.stats.prompts += len(todo)
