@@ -59,7 +59,8 @@ class EmbeddedLLM(CachedBackend):
         adapter: name of a PEFT adapter under ``adapter_path(name)``, or a folder.
         cache: response cache: ``True`` (default file), a path, a ``ResponseCache`` or
             ``False``.
-        batch_size: prompts per forward pass (``generate``: four times as many).
+        batch_size: prompts per forward pass (``generate``: up to four times as many, as
+            long as they hold at most ``512 * batch_size`` tokens).
         dtype: ``"auto"``, ``"float32"`` or ``"bfloat16"`` (see ``resolve_dtype``).
         seed: default seed for sampled generation.
         prefix_cache_mb: memory bound of the prefix key/value cache (0: off).
@@ -369,11 +370,20 @@ class EmbeddedLLM(CachedBackend):
     def _new_lengths(lengths: list[int], found: dict) -> list[int]:
         return [n - found[i][0] if i in found else n for i, n in enumerate(lengths)]
 
-    def _order(self, todo: list[int], lengths: list[int], size: int | None = None):
+    def _order(self, todo: list[int], lengths: list[int], size: int | None = None,
+               max_tokens: int | None = None):
+        """Batches of ``todo``, longest first, ``size`` rows (and ``max_tokens`` padded)."""
         size = size or self.batch_size
         order = sorted(todo, key=lambda i: -lengths[i])
-        for start in range(0, len(order), size):
-            yield order[start:start + size]
+        chunk: list[int] = []
+        for i in order:
+            if chunk and (len(chunk) == size or max_tokens and
+                          (len(chunk) + 1) * lengths[chunk[0]] > max_tokens):
+                yield chunk
+                chunk = []
+            chunk.append(i)
+        if chunk:
+            yield chunk
 
     # ------------------------------------------------------------------ public API
     def score(self, prompts: Sequence[str], options: Sequence[str], *,
@@ -475,9 +485,10 @@ class EmbeddedLLM(CachedBackend):
             n_generated = 0
             with torch.inference_mode():
                 # decoding reads every weight once per token for all rows of a batch: more
-                # rows per pass pay (256 comments: 32.7 s at 16 rows, 22.7 s at 64)
+                # rows per pass pay (256 comments: 32.7 s at 16 rows, 22.7 s at 64), as many
+                # as fit the tokens of batch_size 512-token prompts (the key/values' memory)
                 for chunk in self._order(todo, self._new_lengths(lengths, found),
-                                         4 * self.batch_size):
+                                         4 * self.batch_size, 512 * self.batch_size):
                     gens = None
                     if temperature > 0:
                         gens = []
