@@ -49,6 +49,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .llm.base import cut_at_stop
 from .prompts import (
     action_prompt,
     attitude_prompt,
@@ -67,7 +68,7 @@ __all__ = ["AgentState", "AgentContext", "EMOTIONS", "ATTITUDES", "ACTIONS",
            "decide_emotion", "decide_attitude", "decide_action", "initial_attitude",
            "message", "reader_context", "decision_prompt", "writing_prompt",
            "decide_calibrated", "calibrated_items", "profile_text",
-           "write_posts", "update_states"]
+           "write_posts", "update_states", "COMMENT_STOP"]
 
 
 @dataclass(frozen=True)
@@ -577,6 +578,11 @@ def initial_attitude(llm, profiles: Sequence[Mapping], histories: Sequence[Seque
     return choose(proba, ATTITUDES, rng, sample), proba
 
 
+#: Where a repost comment ends (one sentence is asked): :func:`write_posts` and the
+#: benchmark's content task stop generating there.
+COMMENT_STOP = ("\n",)
+
+
 def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | str = "post", *,
                 max_new_tokens: int = 40, temperature: float = 0.0, seed: int | None = None
                 ) -> list[str]:
@@ -606,12 +612,12 @@ def write_posts(llm, contexts: Sequence[AgentContext], modes: Sequence[str] | st
         sel = [i for i, g in enumerate(groups) if g == (lang, compact, share)]
         prompts = [writing_prompt(contexts[i], modes[i], lang) for i in sel]
         # a comment is one line: the model stops at its end instead of the length cap
+        stop = list(COMMENT_STOP) if share else []
         texts = llm.generate(prompts, system=system_prompt(lang, compact),
                              max_new_tokens=max_new_tokens, temperature=temperature,
-                             seed=seed, **({"stop": ["\n"]} if share else {}))
+                             seed=seed, **({"stop": stop} if stop else {}))
         for i, p, t in zip(sel, prompts, texts, strict=True):
-            if modes[i] == "share":  # one sentence was asked: the first line
-                t = t.strip().split("\n", 1)[0]
+            t = cut_at_stop(t.strip(), stop)[0]  # also where a server ignored the stop
             t = t.strip().strip('"').strip()
             out[i] = "" if echoes_prompt(p, t) else t
     return out

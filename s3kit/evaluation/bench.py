@@ -130,8 +130,8 @@ def run_bench(train_dir: str | os.PathLike, eval_dir: str | os.PathLike | None =
     results["decisions"] = mode
     if own_llm and mode != "zero_shot" and hasattr(llm, "prefix_cache"):
         # every zero-shot figure asks one question per item and the replays decide by heads:
-        # no prompt head is asked twice, so cached heads only held memory (the full bench's
-        # zero-shot column took its peak from 2.3 to 4.3 GB)
+        # no prompt head is asked twice, so cached heads only held memory (with a fresh answer
+        # cache the full bench's zero-shot column took its RSS from 2.3 to 5.0 GB)
         llm.prefix_cache.max_bytes = 0
     heads = None
     if mode == "calibrated":

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..agent import COMMENT_STOP
 from ..text import detect_language
 from ..tuning import apply_bias, fit_bias
 from .calibrate import HEAD_TASK, action_items
@@ -244,7 +245,7 @@ def _evaluate_content(task: Task, context: BenchContext, sizes: BenchSizes) -> D
     t0 = time.perf_counter()
     # as a replay's agents write a repost comment: greedy, one line
     gen = llm.generate(prompts, system=system, max_new_tokens=sizes.max_new_tokens,
-                       temperature=0.0, seed=context.seed, stop=["\n"])
+                       temperature=0.0, seed=context.seed, stop=list(COMMENT_STOP))
     lp, nt = llm.logprob(prompts, [str(t) for t in ev["text"]], system=system)
     emb = context.embedder(str(ev["language"].iloc[0]))
     real = emb.embed([str(t) for t in ev["text"]])
