@@ -10,6 +10,7 @@ from s3kit.evaluation.tasks import (
     attitude_change_task,
     attitude_task,
     balanced_sample,
+    content_task,
     emotion_task,
     gender_task,
     repost_task,
@@ -117,3 +118,39 @@ def test_balanced_sample_sizes(n):
     out = balanced_sample(df, n)
     assert len(out) == n
     assert (out["label"] == "b").sum() == 2
+
+
+def _thread_posts() -> SocialDataset:
+    rows = [("s", None, "Big news about the dam tonight"),
+            ("r1", "s", "I can't believe it //@ann: old words"),
+            ("r2", "s", "转发微博"),                       # Weibo's default repost text
+            ("r3", "r1", "short"),                        # under 8 characters
+            ("r4", "gone", "A reply to a post not in the data"),
+            ("r5", "s", "This is so sad for everyone"),
+            ("r6", "r1", "Who checked the dam before? //@bo: x"),
+            ("r7", "s", "Sharing so my family sees it")]
+    posts = pd.DataFrame(rows, columns=["post_id", "parent_id", "text"])
+    posts["event_id"] = "s"
+    return SocialDataset("ced", posts=posts)
+
+
+def test_content_items_are_the_reposters_words_under_their_parent():
+    ds = _thread_posts()
+    ev = content_task(ds, ds, n_eval=None).eval
+    assert ev["text"].tolist() == ["I can't believe it", "This is so sad for everyone",
+                                   "Who checked the dam before?", "Sharing so my family sees it"]
+    assert ev["context"].tolist() == ["Big news about the dam tonight",
+                                      "Big news about the dam tonight",
+                                      "I can't believe it //@ann: old words",
+                                      "Big news about the dam tonight"]
+    assert set(ev["topic"]) == {"Big news about the dam tonight"}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_content_sample_is_the_sample_of_all_items(seed):
+    # the sample is drawn before the texts are built (memory): the same rows as sampling
+    # the whole item table
+    ds = _thread_posts()
+    whole = content_task(ds, ds, n_eval=None).eval
+    expected = whole.sample(n=2, random_state=seed).sort_index().reset_index(drop=True)
+    pd.testing.assert_frame_equal(content_task(ds, ds, n_eval=2, seed=seed).eval, expected)

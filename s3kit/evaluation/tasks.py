@@ -190,6 +190,11 @@ class DatasetPairs:
         self._cache[name] = out
         return out
 
+    def keep(self, names) -> None:
+        """Forget the loaded datasets not in ``names`` (they are read again if asked for)."""
+        for name in [n for n in self._cache if n not in set(names)]:
+            del self._cache[name]
+
 
 T_KNOWN = {"ced", "twitter15", "twitter16", "mcid_twitter", "rumoureval2017",
            "nlpcc2016_stance", "clue_emotion2020", "tweeteval", "twitter_gender"}
@@ -631,32 +636,34 @@ def content_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
     ``//@user:`` chains) are dropped. Columns: ``context`` (parent text), ``topic`` (the
     event's source post), ``text`` (the real reply).
     """
-    def items(ds: SocialDataset) -> pd.DataFrame:
+    def items(ds: SocialDataset, n: int | None) -> pd.DataFrame:
         p = ds.posts
         if p.empty or p["parent_id"].isna().all():
             return pd.DataFrame()
-        # the columns it reads, and the short reposts dropped before parent texts are looked
-        # up: CED has a million reposts, and whole-table copies took the bench up by 1.5 GB
+        # the columns it reads; short reposts dropped (their words found slice by slice) and
+        # the sample drawn before any text is copied: CED has a million reposts, and
+        # whole-table copies took the full bench's content phase up by ~0.8 GB
         p = p.loc[p["text"].notna(), ["post_id", "parent_id", "event_id", "text"]]
         by_id = p.drop_duplicates("post_id").set_index("post_id")["text"]
         rep = p[p["parent_id"].notna() & p["parent_id"].isin(by_id.index)]
-        text = repost_comment(rep["text"])
-        long_enough = (text.str.len() >= min_chars).to_numpy()
-        rep, text = rep[long_enough], text[long_enough]
+        step = 50_000
+        long_enough = np.concatenate([np.zeros(0, dtype=bool)] + [
+            (repost_comment(rep["text"].iloc[i:i + step]).str.len() >= min_chars).to_numpy()
+            for i in range(0, len(rep), step)])
+        rep = _sample(rep[long_enough].reset_index(drop=True), n, seed)
         return pd.DataFrame({
-            "text": text.to_numpy(),
+            "text": repost_comment(rep["text"]).to_numpy(),
             "context": rep["parent_id"].map(by_id).astype(str).to_numpy(),
             "topic": rep["event_id"].map(by_id).astype("string").to_numpy(),
             "event_id": rep["event_id"].astype(str).to_numpy(),
         })
 
-    ev = items(eval)
+    ev = items(eval, n_eval)
     if ev.empty:
         return None
-    tr = items(train)
+    tr = items(train, n_train)
     lang = _tag_language(ev, tr, ev["text"])
-    return Task("content", dataset or eval.name, _sample(tr, n_train, seed),
-                _sample(ev, n_eval, seed), (),
+    return Task("content", dataset or eval.name, tr, ev, (),
                 {"language": lang, "min_chars": min_chars})
 
 

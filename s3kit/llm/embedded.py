@@ -569,15 +569,18 @@ class EmbeddedLLM(CachedBackend):
             bodies = {i: self.token_ids(prompts[i] + state["suffix"]) + conts[i] for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
             fresh = {}
+            # rows of similar reply length, at most 2,048 scored positions per pass: the
+            # logits are rows x positions x vocabulary (16 long replies of the content task
+            # were ~0.6 GB and took the full bench past 4 GB)
+            scored = [len(conts[i]) + 1 if i in conts else 0 for i in range(len(prompts))]
             with torch.inference_mode():
-                for chunk in self._order(todo, lengths):
+                for chunk in self._order(todo, scored, max_tokens=2048):
                     keep = max(len(conts[i]) for i in chunk) + 1
                     logits, _, _, _ = self._forward_bodies(
                         state, [bodies[i] for i in chunk], keep=keep)
                     for row, i in enumerate(chunk):
                         c = len(conts[i])
-                        if c:  # one row's positions in float at a time: a batch of long
-                            # replies in float was GBs (rows x tokens x 49k vocabulary)
+                        if c:  # one row's positions in float at a time
                             logp = torch.log_softmax(
                                 logits[row, keep - c - 1:keep - 1].float(), dim=-1)
                             tgt = torch.tensor(conts[i], dtype=torch.long)
