@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..agent import COMMENT_STOP
+from ..llm.models import release_heap
 from ..text import detect_language
 from ..tuning import apply_bias, fit_bias
 from .calibrate import HEAD_TASK, action_items
@@ -115,6 +116,7 @@ def evaluate(task: str, data: DatasetPairs, context: BenchContext, sizes: BenchS
             result.not_used.append(pair)
             continue
         part = _evaluate_on(task, name, pair, data, context, sizes)
+        release_heap()  # a dataset's passes and tables are freed: hand the pages back
         if isinstance(part, str):
             result.not_used.append(f"{name}: {part}")
         else:
