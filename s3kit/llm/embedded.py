@@ -569,12 +569,16 @@ class EmbeddedLLM(CachedBackend):
             bodies = {i: self.token_ids(prompts[i] + state["suffix"]) + conts[i] for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
             fresh = {}
-            # rows of similar reply length, at most 2,048 scored positions per pass: the
-            # logits are rows x positions x vocabulary (16 long replies of the content task
-            # were ~0.6 GB and took the full bench past 4 GB)
+            # rows of similar reply length, at most 1,024 scored positions per pass (the
+            # logits are rows x positions x vocabulary: 16 long replies of the content task
+            # were ~0.6 GB and took the full bench past 4 GB) and 256 x batch_size tokens
+            # (the key/values of long Chinese prompts): scoring is a benchmark's pass, memory
+            # matters more than rows per pass
             scored = [len(conts[i]) + 1 if i in conts else 0 for i in range(len(prompts))]
+            passes = [part for group in self._order(todo, scored, max_tokens=1024)
+                      for part in self._order(group, lengths, max_tokens=256 * self.batch_size)]
             with torch.inference_mode():
-                for chunk in self._order(todo, scored, max_tokens=2048):
+                for chunk in passes:
                     keep = max(len(conts[i]) for i in chunk) + 1
                     logits, _, _, _ = self._forward_bodies(
                         state, [bodies[i] for i in chunk], keep=keep)
