@@ -56,7 +56,7 @@ def comment_contexts(n_agents: int, n_steps: int, activation_rate: float) -> lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    from s3kit.agent import system_prompt, writing_prompt
+    from s3kit.agent import COMMENT_STOP, system_prompt, writing_prompt
     from s3kit.llm import load_llm
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     llm.ensure_loaded()
     system = system_prompt(contexts[0].lang(), contexts[0].compact)
     ways = [("repost", "repost", 16, ()), ("share", "share", 16, ()),
-            ("share+stop", "share", 16, ("\n",)), ("share+stop, 64 rows", "share", 64, ("\n",))]
+            ("share+stop", "share", 16, COMMENT_STOP),
+            ("share+stop, 64 rows", "share", 64, COMMENT_STOP)]
     print(f"{len(contexts)} comments of step {args.steps}:")
     for name, mode, rows, stop in ways:
         prompts = [writing_prompt(c, mode) for c in contexts]

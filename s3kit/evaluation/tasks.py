@@ -192,7 +192,8 @@ class DatasetPairs:
 
     def keep(self, names) -> None:
         """Forget the loaded datasets not in ``names`` (they are read again if asked for)."""
-        for name in [n for n in self._cache if n not in set(names)]:
+        names = set(names)
+        for name in [n for n in self._cache if n not in names]:
             del self._cache[name]
 
 
@@ -646,10 +647,10 @@ def content_task(train: SocialDataset, eval: SocialDataset, dataset: str | None 
         p = p.loc[p["text"].notna(), ["post_id", "parent_id", "event_id", "text"]]
         by_id = p.drop_duplicates("post_id").set_index("post_id")["text"]
         rep = p[p["parent_id"].notna() & p["parent_id"].isin(by_id.index)]
-        step = 50_000
-        long_enough = np.concatenate([np.zeros(0, dtype=bool)] + [
-            (repost_comment(rep["text"].iloc[i:i + step]).str.len() >= min_chars).to_numpy()
-            for i in range(0, len(rep), step)])
+        long_enough = np.zeros(len(rep), dtype=bool)
+        for i in range(0, len(rep), 50_000):
+            words = repost_comment(rep["text"].iloc[i:i + 50_000])
+            long_enough[i:i + len(words)] = (words.str.len() >= min_chars).to_numpy()
         rep = _sample(rep[long_enough].reset_index(drop=True), n, seed)
         return pd.DataFrame({
             "text": repost_comment(rep["text"]).to_numpy(),

@@ -569,11 +569,11 @@ class EmbeddedLLM(CachedBackend):
             bodies = {i: self.token_ids(prompts[i] + state["suffix"]) + conts[i] for i in todo}
             lengths = [len(bodies.get(i, ())) for i in range(len(prompts))]
             fresh = {}
-            # rows of similar reply length, at most 1,024 scored positions per pass (the
-            # logits are rows x positions x vocabulary: 16 long replies of the content task
-            # were ~0.6 GB and took the full bench past 4 GB) and 256 x batch_size tokens
-            # (the key/values of long Chinese prompts): scoring is a benchmark's pass, memory
-            # matters more than rows per pass
+            # rows of similar reply length, at most 1,024 scored positions (the logits are
+            # rows x positions x vocabulary) and 256 x batch_size tokens (key/values of long
+            # Chinese prompts) per pass: 120 CED content items took 894 MB over the model at
+            # 2,048 positions and 431 MB so; scoring is a benchmark's pass, memory matters
+            # more than rows per pass
             scored = [len(conts[i]) + 1 if i in conts else 0 for i in range(len(prompts))]
             passes = [part for group in self._order(todo, scored, max_tokens=1024)
                       for part in self._order(group, lengths, max_tokens=256 * self.batch_size)]
